@@ -1,0 +1,85 @@
+"""Step 2: SE-ResNet50 (PyTorch) -> dynamic-batch ONNX, checked and compared with ONNX Runtime."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import imagenet
+from .errors import PipelineError
+from .fileio import atomic_path
+
+OPSET = 11
+INPUT_NAME = "image"
+OUTPUT_NAME = "class"
+PARITY_TOLERANCE = 1e-5
+
+
+def relative_error(actual: np.ndarray, reference: np.ndarray) -> float:
+    """‖a − b‖ / ‖b‖ over the whole array (float64)."""
+    a = np.asarray(actual, np.float64)
+    b = np.asarray(reference, np.float64)
+    denom = np.linalg.norm(b)
+    return float(np.linalg.norm(a - b) / denom) if denom else float(np.linalg.norm(a - b))
+
+
+def export_onnx(model: nn.Module, path: str | Path, opset: int = OPSET) -> Path:
+    """Export with input ``image`` [batch,3,224,224] and output ``class`` [batch,classes], batch dynamic."""
+    import onnx
+
+    path = Path(path)
+    dummy = torch.zeros(1, 3, imagenet.CROP_SIZE, imagenet.CROP_SIZE)
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        # The TorchScript exporter is the one that still writes opset 11, the guide's opset.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            model.eval(),
+            (dummy,),
+            str(tmp),
+            opset_version=opset,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+            do_constant_folding=True,
+            dynamo=False,
+        )
+        try:
+            onnx.checker.check_model(str(tmp), full_check=True)
+        except onnx.checker.ValidationError as exc:
+            raise PipelineError(f"{path}: exported model fails onnx.checker: {exc}") from None
+    return path
+
+
+@dataclass(frozen=True)
+class ParityReport:
+    """PyTorch vs ONNX Runtime on the same inputs."""
+
+    batch: int
+    relative_error: float
+    max_abs_error: float
+    same_top1: int
+
+    @property
+    def passed(self) -> bool:
+        return self.relative_error < PARITY_TOLERANCE
+
+
+def check_parity(model: nn.Module, onnx_path: str | Path, inputs: torch.Tensor) -> ParityReport:
+    """Run ``inputs`` through PyTorch and through ONNX Runtime (CPU, fp32) and compare."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        reference = model.eval()(inputs).numpy()
+    (actual,) = session.run([OUTPUT_NAME], {INPUT_NAME: inputs.numpy()})
+    return ParityReport(
+        batch=int(inputs.shape[0]),
+        relative_error=relative_error(actual, reference),
+        max_abs_error=float(np.max(np.abs(actual - reference))),
+        same_top1=int(np.sum(actual.argmax(1) == reference.argmax(1))),
+    )

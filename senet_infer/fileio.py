@@ -1,0 +1,132 @@
+"""File conventions shared by every step: atomic writes, natural sort, stems, result files."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import PipelineError
+
+RESULT_FORMATS = ("BIN", "NPY", "TXT")
+_RESULT_RE = re.compile(r"^(?P<stem>.+)_(?P<index>\d+)\.(?P<ext>txt|npy|bin)$", re.IGNORECASE)
+_NATURAL_SPLIT = re.compile(r"(\d+)")
+
+
+def natural_key(name: str) -> list[Any]:
+    """Sort key that orders ``img2`` before ``img10`` (ais_bench's ordering of input files)."""
+    return [int(part) if part.isdigit() else part.lower() for part in _NATURAL_SPLIT.split(name)]
+
+
+def stem_of(path: str | os.PathLike[str]) -> str:
+    """File name minus its last extension: ``a.b.JPEG`` -> ``a.b``."""
+    name = Path(path).name
+    return name.rsplit(".", 1)[0] if "." in name[1:] else name
+
+
+def is_hidden_temp(path: str | os.PathLike[str]) -> bool:
+    """True for the temporary files :func:`atomic_path` creates (skipped by every reader)."""
+    return Path(path).name.startswith(".")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a hidden temporary path beside ``path``; rename it onto ``path`` only on success.
+
+    A crash leaves no file under the final name, so a rerun never mistakes half a file for a good one.
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes | memoryview) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
+    """Write ``obj`` as indented JSON to ``path`` atomically."""
+    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def result_file_name(stem: str, output_index: int, fmt: str) -> str:
+    """ais_bench's result name: ``<stem>_<k>.<fmt>`` (fmt lower-cased)."""
+    return f"{stem}_{output_index}.{fmt.lower()}"
+
+
+def format_txt(array: np.ndarray) -> str:
+    """ais_bench's TXT layout: rows of the array reshaped to (-1, last dim), each value ``%f`` then a space."""
+    rows = np.asarray(array).reshape(-1, array.shape[-1] if array.ndim else 1)
+    return "".join("".join(f"{v:f} " for v in row) + "\n" for row in rows.tolist())
+
+
+def write_result(path: str | os.PathLike[str], array: np.ndarray, fmt: str) -> None:
+    """Write one output slice in ais_bench's BIN, NPY or TXT format, atomically."""
+    fmt = fmt.upper()
+    if fmt == "BIN":
+        atomic_write_bytes(path, np.ascontiguousarray(array).tobytes())
+    elif fmt == "NPY":
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as fh:
+                np.save(fh, array)
+    elif fmt == "TXT":
+        atomic_write_text(path, format_txt(array))
+    else:
+        raise PipelineError(f"unknown output format {fmt!r} (choose from {', '.join(RESULT_FORMATS)})")
+
+
+def parse_result_name(name: str) -> tuple[str, int, str] | None:
+    """Split ``<stem>_<k>.<ext>`` into (stem, k, ext lower-case); None when the name is not a result."""
+    match = _RESULT_RE.match(name)
+    if match is None:
+        return None
+    return match["stem"], int(match["index"]), match["ext"].lower()
+
+
+def read_result(path: str | os.PathLike[str], num_classes: int = 1000) -> np.ndarray:
+    """Read one result file (TXT, NPY or float32 BIN) as a flat float32 vector."""
+    path = Path(path)
+    ext = path.suffix.lower()
+    try:
+        if ext == ".npy":
+            values = np.load(path, allow_pickle=False).astype(np.float32, copy=False).ravel()
+        elif ext == ".bin":
+            raw = path.read_bytes()
+            if len(raw) % 4:
+                raise PipelineError(f"{path}: {len(raw)} bytes is not a whole number of float32 values")
+            values = np.frombuffer(raw, dtype=np.float32)
+            if values.size % num_classes:
+                raise PipelineError(
+                    f"{path}: {values.size} float32 values is not a multiple of {num_classes} classes"
+                )
+        elif ext == ".txt":
+            values = np.array(path.read_text(encoding="ascii").split(), dtype=np.float32)
+        else:
+            raise PipelineError(f"{path}: not a result file (expected .txt, .npy or .bin)")
+    except (ValueError, UnicodeDecodeError, OSError) as exc:
+        raise PipelineError(f"{path}: cannot read result: {exc}") from None
+    return values
