@@ -1,0 +1,59 @@
+"""Shared file conventions: atomic writes, natural order, stems, ais_bench result formats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from senet_infer.errors import PipelineError
+from senet_infer.fileio import (atomic_path, atomic_write_bytes, format_txt, natural_key, parse_result_name,
+                                read_result, result_file_name, stem_of, write_result)
+
+
+def test_natural_order_and_stems() -> None:
+    names = ["img10.bin", "img2.bin", "IMG1.bin"]
+    assert sorted(names, key=natural_key) == ["IMG1.bin", "img2.bin", "img10.bin"]
+    assert stem_of("a/ILSVRC2012_val_00000001.JPEG") == "ILSVRC2012_val_00000001"
+    assert stem_of("x.tar.gz") == "x.tar"
+    assert stem_of("noext") == "noext"
+    assert result_file_name("x.tar", 0, "TXT") == "x.tar_0.txt"
+    assert parse_result_name("ILSVRC2012_val_00000001_0.txt") == ("ILSVRC2012_val_00000001", 0, "txt")
+    assert parse_result_name("result_summary.json") is None
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "out.bin"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(b"half")
+            raise RuntimeError("crash")
+    assert list(tmp_path.iterdir()) == []
+    atomic_write_bytes(target, b"whole")
+    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"] and target.read_bytes() == b"whole"
+
+
+@pytest.mark.parametrize("fmt", ["BIN", "NPY", "TXT"])
+def test_result_formats_round_trip(tmp_path: Path, fmt: str) -> None:
+    logits = np.random.default_rng(0).normal(size=(1, 1000)).astype(np.float32)
+    path = tmp_path / result_file_name("img", 0, fmt)
+    write_result(path, logits, fmt)
+    back = read_result(path)
+    tolerance = 1e-6 if fmt == "TXT" else 0  # %f keeps six decimals
+    assert back.shape == (1000,) and np.allclose(back, logits.ravel(), atol=tolerance, rtol=0)
+
+
+def test_txt_layout_is_ais_bench() -> None:
+    assert format_txt(np.array([[1.5, -2.0], [0.25, 3.0]], np.float32)) == "1.500000 -2.000000 \n0.250000 3.000000 \n"
+
+
+def test_bad_result_files(tmp_path: Path) -> None:
+    odd = tmp_path / "a_0.bin"
+    odd.write_bytes(b"\0" * 10)
+    with pytest.raises(PipelineError, match="a_0.bin"):
+        read_result(odd)
+    text = tmp_path / "b_0.txt"
+    text.write_text("1.0 nan? x\n")
+    with pytest.raises(PipelineError, match="b_0.txt: cannot read result"):
+        read_result(text)
