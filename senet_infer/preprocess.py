@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from . import imagenet
+from .cli import default_workers
 from .errors import PipelineError
+from .fileio import atomic_write_bytes, is_hidden_temp, natural_key, stem_of
 
 RESIZE_MODES = ("shorter", "squash")
 FORMATS = ("uint8", "fp32")
@@ -31,6 +41,19 @@ class EvalTransform:
             raise PipelineError(f"unknown resize mode {self.resize!r} (choose from {', '.join(RESIZE_MODES)})")
         if self.output_format not in FORMATS:
             raise PipelineError(f"unknown format {self.output_format!r} (choose from {', '.join(FORMATS)})")
+
+    def describe(self) -> str:
+        """One line naming the resize mode, sizes and output layout (for summaries and logs)."""
+        if self.resize == "squash":
+            resize = f"squash to {self.resize_size}x{self.resize_size} (PIL bicubic)"
+        else:
+            resize = f"resize shorter side to {self.resize_size} (bilinear) + center crop {self.resize_size}"
+        if self.output_format == "uint8":
+            layout = f"uint8 RGB HWC {self.resize_size}x{self.resize_size}x3"
+        else:
+            layout = (f"center crop {self.crop_size} + normalise (ImageNet mean/std), "
+                      f"float32 NCHW 3x{self.crop_size}x{self.crop_size}")
+        return f"{resize}, {layout}, {self.output_nbytes} bytes per file"
 
     @property
     def output_nbytes(self) -> int:
@@ -95,3 +118,240 @@ def transform_image(image: Image.Image, transform: EvalTransform) -> np.ndarray:
 def preprocess_file(path: str | Path, transform: EvalTransform) -> np.ndarray:
     """Decode and transform one image file."""
     return transform_image(load_rgb(path), transform)
+
+
+# --- Folder processing (step 1 over a whole image folder) -------------------------------------
+
+OUTPUT_SUFFIX = ".bin"
+MAX_CHUNK = 32  # files per worker task: amortises inter-process overhead, keeps the progress bar moving
+CHUNKS_IN_FLIGHT_PER_WORKER = 2  # enough to keep every worker busy without queueing 50,000 tasks
+
+
+@dataclass
+class PreprocessReport:
+    """What :func:`preprocess_folder` did: counts, failures (file, one-line reason) and timing."""
+
+    src: Path
+    dst: Path
+    transform: EvalTransform
+    images: int
+    workers: int
+    written: int = 0
+    skipped: int = 0
+    failures: list[tuple[Path, str]] = field(default_factory=list)
+    non_images: list[Path] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    @property
+    def failed(self) -> int:
+        """Number of images that could not be processed."""
+        return len(self.failures)
+
+    @property
+    def ok(self) -> bool:
+        """True when every image has its output file."""
+        return not self.failures
+
+    @property
+    def images_per_s(self) -> float:
+        """Images decoded (written or failed) per second of wall time."""
+        processed = self.written + self.failed
+        return processed / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def counts_line(self) -> str:
+        """``written N, skipped N (up to date), failed N``."""
+        return f"written {self.written}, skipped {self.skipped} (up to date), failed {self.failed}"
+
+    def as_dict(self) -> dict[str, object]:
+        """A flat record (numbers as numbers, units in the keys) that also names the transform."""
+        t = self.transform
+        return {
+            "src": str(self.src), "dst": str(self.dst), "images": self.images,
+            "written": self.written, "skipped": self.skipped, "failed": self.failed,
+            "non_images": len(self.non_images), "workers": self.workers,
+            "elapsed_s": round(self.elapsed_s, 3), "images_per_s": round(self.images_per_s, 1),
+            "resize": t.resize, "resize_size": t.resize_size, "output_format": t.output_format,
+            "crop_size": t.crop_size, "output_bytes": t.output_nbytes,
+        }
+
+
+def is_image_name(name: str) -> bool:
+    """True for the extensions step 1 reads (``.JPEG``, ``.jpg``, ``.jpeg``, ``.png``; any case)."""
+    return Path(name).suffix.lower() in imagenet.IMAGE_EXTENSIONS
+
+
+def list_images(src: str | Path) -> tuple[list[Path], list[Path]]:
+    """Images in ``src`` and the other entries (to warn about), both natural-sorted.
+
+    Hidden names (temporary files of an interrupted write) are ignored. Raises PipelineError when
+    ``src`` is not a folder or when two images share a stem (their outputs would collide).
+    """
+    src = Path(src)
+    if not src.exists():
+        raise PipelineError(f"{src}: no such directory")
+    if not src.is_dir():
+        raise PipelineError(f"{src}: not a directory")
+    try:
+        entries = list(os.scandir(src))
+    except OSError as exc:
+        raise PipelineError(f"{src}: cannot list folder: {exc.strerror or exc}") from None
+    images: list[Path] = []
+    others: list[Path] = []
+    for entry in entries:
+        if is_hidden_temp(entry.name):
+            continue
+        if entry.is_file() and is_image_name(entry.name):
+            images.append(Path(entry.path))
+        else:
+            others.append(Path(entry.path))
+    images.sort(key=lambda p: natural_key(p.name))
+    others.sort(key=lambda p: natural_key(p.name))
+    by_stem: dict[str, Path] = {}
+    for path in images:
+        first = by_stem.setdefault(stem_of(path), path)
+        if first is not path:
+            raise PipelineError(
+                f"{first} and {path} would both be written as {stem_of(path)}{OUTPUT_SUFFIX}: rename or remove one"
+            )
+    return images, others
+
+
+def output_path(dst: str | Path, image: str | Path) -> Path:
+    """Where step 1 writes the array for ``image``: ``dst/<stem>.bin``."""
+    return Path(dst) / f"{stem_of(image)}{OUTPUT_SUFFIX}"
+
+
+def check_destination(src: str | Path, dst: str | Path) -> None:
+    """Refuse an output folder equal to or inside the input folder (step 1 never writes into its input)."""
+    src_real, dst_real = Path(src).resolve(), Path(dst).resolve()
+    if dst_real == src_real or src_real in dst_real.parents:
+        raise PipelineError(f"{dst}: output folder is inside the input folder {src}; choose a folder outside it")
+
+
+def _is_up_to_date(path: Path, nbytes: int) -> bool:
+    try:
+        return path.stat().st_size == nbytes
+    except OSError:
+        return False
+
+
+def _process_one(image: Path, out: Path, transform: EvalTransform) -> str | None:
+    """Transform ``image`` and write ``out`` atomically; None on success, else one line naming the file."""
+    try:
+        array = preprocess_file(image, transform)
+    except PipelineError as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 - one odd image (e.g. a decompression bomb) must not stop 50,000
+        return f"{image}: cannot process image: {type(exc).__name__}: {exc}"
+    try:
+        atomic_write_bytes(out, array.tobytes())
+    except OSError as exc:
+        return f"{out}: cannot write: {exc.strerror or exc}"
+    return None
+
+
+def _process_chunk(tasks: Sequence[tuple[str, str]], transform: EvalTransform) -> list[str | None]:
+    """Worker task: process (image, output) pairs; return only a small status per pair."""
+    return [_process_one(Path(image), Path(out), transform) for image, out in tasks]
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    # Not fork: the caller may hold threads (tqdm's monitor, torch's pools) that a forked child inherits
+    # in an undefined state. forkserver starts workers from a clean single-threaded process.
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    return multiprocessing.get_context(method)
+
+
+def _run_tasks(
+    tasks: list[tuple[str, str]], transform: EvalTransform, workers: int
+) -> Iterator[tuple[tuple[str, str], str | None]]:
+    """Yield (task, error or None) as tasks finish: in-process for one worker, else a bounded process pool."""
+    if workers <= 1:
+        for image, out in tasks:
+            yield (image, out), _process_one(Path(image), Path(out), transform)
+        return
+    chunk = max(1, min(MAX_CHUNK, math.ceil(len(tasks) / (workers * 8))))
+    chunks = [tasks[i:i + chunk] for i in range(0, len(tasks), chunk)]
+    window = workers * CHUNKS_IN_FLIGHT_PER_WORKER
+    pending: dict[Future[list[str | None]], list[tuple[str, str]]] = {}
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=_pool_context())
+    try:
+        next_chunk = 0
+        while next_chunk < len(chunks) or pending:
+            while next_chunk < len(chunks) and len(pending) < window:
+                pending[pool.submit(_process_chunk, chunks[next_chunk], transform)] = chunks[next_chunk]
+                next_chunk += 1
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield from zip(pending.pop(future), future.result())
+    except BrokenProcessPool:
+        raise PipelineError(
+            "a preprocessing worker process died (out of memory?); rerun to finish the remaining images"
+        ) from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _stderr_line(message: str) -> None:
+    from tqdm import tqdm
+
+    tqdm.write(message, file=sys.stderr)  # keeps the progress bar intact below the message
+
+
+def preprocess_folder(
+    src: str | Path,
+    dst: str | Path,
+    transform: EvalTransform = EvalTransform(),
+    *,
+    workers: int | None = None,
+    force: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> PreprocessReport:
+    """Write ``dst/<stem>.bin`` for every image in ``src`` with all cores; skip up-to-date outputs.
+
+    ``workers`` defaults to every core; ``force`` redoes outputs that exist with the right size;
+    ``log`` receives the warnings and per-image failure lines (default: stderr). A failed image does
+    not stop the others: check ``report.ok``. User errors (missing or empty ``src``, ``dst`` inside
+    ``src``, colliding stems) raise PipelineError before anything is written.
+    """
+    from tqdm import tqdm
+
+    src, dst = Path(src), Path(dst)
+    emit = log or _stderr_line
+    images, others = list_images(src)
+    check_destination(src, dst)
+    for other in others:
+        emit(f"warning: {other}: not a .JPEG/.jpg/.jpeg/.png file, skipped")
+    if not images:
+        raise PipelineError(f"{src}: no images (.JPEG, .jpg, .jpeg or .png in any case)")
+    try:
+        dst.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise PipelineError(f"{dst}: exists and is not a directory") from None
+    except OSError as exc:
+        raise PipelineError(f"{dst}: cannot create output folder: {exc.strerror or exc}") from None
+
+    workers = max(1, workers if workers is not None else default_workers())
+    report = PreprocessReport(src=src, dst=dst, transform=transform, images=len(images),
+                              workers=workers, non_images=others)
+    start = time.perf_counter()
+    tasks: list[tuple[str, str]] = []
+    for image in images:
+        out = output_path(dst, image)
+        if not force and _is_up_to_date(out, transform.output_nbytes):
+            report.skipped += 1
+        else:
+            tasks.append((str(image), str(out)))
+    with tqdm(total=len(images), initial=report.skipped, disable=not progress, file=sys.stderr,
+              unit="img", desc="preprocess", dynamic_ncols=True) as bar:
+        for (image, _), error in _run_tasks(tasks, transform, min(workers, len(tasks))):
+            if error is None:
+                report.written += 1
+            else:
+                report.failures.append((Path(image), error))
+                emit(f"failed: {error}")
+            bar.update(1)
+    report.failures.sort(key=lambda item: natural_key(item[0].name))
+    report.elapsed_s = time.perf_counter() - start
+    return report

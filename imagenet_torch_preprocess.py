@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Step 1: preprocess an image folder into one model-input file per image, with every core.
+
+    python3 imagenet_torch_preprocess.py ./dataset/ImageNet/val_union ./data/ImageNet_bin
+
+Default output: DST_DIR/<stem>.bin, raw uint8 RGB HWC 256x256 (196,608 bytes), identical to
+torchvision Resize(256) + CenterCrop(256) on the image converted to RGB (the AIPP model's input).
+Outputs that already exist with the right size are skipped (--force redoes them). Exit status:
+0 all written, 1 some images failed (the others are written), 2 usage or folder error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from senet_infer import imagenet
+from senet_infer.cli import default_workers, positive_int, run_main
+from senet_infer.preprocess import FORMATS, RESIZE_MODES, EvalTransform, preprocess_folder
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("src", metavar="SRC_DIR", help="folder of .JPEG/.jpg/.jpeg/.png images (any case); never written to")
+    parser.add_argument("dst", metavar="DST_DIR", help="output folder (created; must not be inside SRC_DIR)")
+    transform = parser.add_argument_group("transform")
+    transform.add_argument("--resize", choices=RESIZE_MODES, default="shorter",
+                           help="shorter (default): shorter side to 256, bilinear, center crop 256 (torchvision); "
+                                "squash: the ModelZoo original, whole image stretched to 256x256 bicubic -- "
+                                "PIL's bicubic, not OpenCV's (OpenCV is not a dependency), so pixels differ "
+                                "slightly from the original script's")
+    transform.add_argument("--format", choices=FORMATS, default="uint8",
+                           help="uint8 (default): RGB HWC 256x256 for the AIPP model; fp32: float32 NCHW "
+                                f"3x{imagenet.CROP_SIZE}x{imagenet.CROP_SIZE} center crop normalised with the "
+                                "ImageNet mean/std (input of the dynamic ONNX model, no AIPP)")
+    run = parser.add_argument_group("run")
+    run.add_argument("--workers", type=positive_int, default=default_workers(),
+                     help="processes (default: all cores, %(default)s here)")
+    run.add_argument("--force", action="store_true",
+                     help="redo outputs that already exist with the right size (needed after changing "
+                          "--resize: both modes give files of the same size)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+
+    chosen = EvalTransform(resize=args.resize, output_format=args.format)
+    report = preprocess_folder(args.src, args.dst, chosen, workers=args.workers, force=args.force,
+                               progress=not args.quiet)
+    print(f"transform: {chosen.describe()}")
+    print(f"{report.images} images -> {report.dst} in {report.elapsed_s:.1f} s "
+          f"({report.images_per_s:.1f} images/s, {report.workers} workers)")
+    print(report.counts_line())
+    if not report.ok:
+        print(f"error: {report.failed} of {report.images} images failed (named above); the output folder is "
+              "incomplete", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))

@@ -1,0 +1,279 @@
+"""Step 1: imagenet_torch_preprocess.py and the folder processing behind it.
+
+The reference for every pixel is torchvision applied to ``Image.open(p).convert('RGB')``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from torchvision import transforms as T
+
+from conftest import run_script
+from senet_infer import imagenet
+from senet_infer.errors import PipelineError
+from senet_infer.preprocess import EvalTransform, list_images, preprocess_file, preprocess_folder
+from senet_infer.synthetic import make_image_folder, photo_like_image, save_image
+
+SCRIPT = "imagenet_torch_preprocess.py"
+UINT8_BYTES = 256 * 256 * 3
+FP32_BYTES = 3 * 224 * 224 * 4
+
+# Silences PIL's advice to convert palette+transparency images to RGBA in the torchvision reference.
+pytestmark = pytest.mark.filterwarnings("ignore:Palette images with Transparency:UserWarning")
+
+
+def torchvision_uint8(path: Path) -> bytes:
+    """The contract: torchvision Resize(256) + CenterCrop(256) on the RGB image, as HWC uint8 bytes."""
+    image = Image.open(path).convert("RGB")
+    return np.asarray(T.CenterCrop(256)(T.Resize(256)(image)), dtype=np.uint8).tobytes()
+
+
+def torchvision_fp32(path: Path) -> np.ndarray:
+    """The standard ImageNet eval transform as float32 CHW."""
+    pipeline = T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(),
+                          T.Normalize(imagenet.MEAN, imagenet.STD)])
+    return pipeline(Image.open(path).convert("RGB")).numpy()
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    """Every entry (hidden ones included) of ``folder`` with the SHA-256 of its content."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "<dir>"
+            for p in sorted(folder.iterdir())}
+
+
+def write_kind(path: Path, kind: str, size: tuple[int, int], seed: int) -> Path:
+    """One seeded photo-like image of ``kind``: rgb/gray/cmyk JPEG, palette(+transparency)/rgba PNG."""
+    image = photo_like_image(np.random.default_rng(seed), *size)
+    if kind == "palette_transparent":
+        palette = image.convert("P", palette=Image.Palette.ADAPTIVE)
+        palette.save(path, format="PNG", transparency=0)
+    else:
+        mode, fmt = {"rgb": ("RGB", "JPEG"), "gray": ("L", "JPEG"), "cmyk": ("CMYK", "JPEG"),
+                     "palette": ("P", "PNG"), "rgba": ("RGBA", "PNG")}[kind]
+        save_image(image, path, mode, fmt)
+    return path
+
+
+def copy_images(src: Path, dst: Path, count: int) -> Path:
+    """A private, writable copy of the first ``count`` images of a shared fixture folder."""
+    dst.mkdir()
+    for path in sorted(src.iterdir())[:count]:
+        shutil.copy2(path, dst / path.name)
+    return dst
+
+
+# --- the transform itself ----------------------------------------------------------------------
+
+KINDS = ("rgb", "gray", "cmyk", "palette", "palette_transparent", "rgba")
+# Landscape, portrait, an upscale (shorter side < 256) and odd sizes where rounding of the long side matters.
+SIZES = ((500, 375), (201, 333), (300, 257))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_uint8_is_bit_identical_to_torchvision(tmp_path: Path, kind: str) -> None:
+    for i, size in enumerate(SIZES):
+        suffix = ".png" if kind.startswith(("palette", "rgba")) else ".JPEG"
+        path = write_kind(tmp_path / f"{kind}_{i}{suffix}", kind, size, seed=i)
+        array = preprocess_file(path, EvalTransform())
+        assert array.shape == (256, 256, 3) and array.dtype == np.uint8
+        assert array.tobytes() == torchvision_uint8(path), f"{kind} {size}"
+
+
+def test_palette_transparency_really_present(tmp_path: Path) -> None:
+    path = write_kind(tmp_path / "p.png", "palette_transparent", (120, 90), seed=3)
+    with Image.open(path) as image:
+        assert image.mode == "P" and "transparency" in image.info
+
+
+# --- the script on a generated folder -----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def cli_run(image_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The script's default run (2 workers) over the 12 assorted fixture images."""
+    before = tree_digest(image_dir)
+    dst = tmp_path_factory.mktemp("pre") / "ImageNet_bin"
+    proc = run_script(SCRIPT, image_dir, dst, "--workers", "2")
+    return dst, proc, before
+
+
+def test_cli_writes_one_torchvision_identical_bin_per_image(cli_run, image_dir: Path) -> None:
+    dst, proc, _ = cli_run
+    images = sorted(image_dir.iterdir())
+    assert sorted(p.name for p in dst.iterdir()) == sorted(f"{p.name.rsplit('.', 1)[0]}.bin" for p in images)
+    for image in images:
+        out = dst / f"{image.name.rsplit('.', 1)[0]}.bin"
+        assert out.stat().st_size == UINT8_BYTES
+        assert out.read_bytes() == torchvision_uint8(image), image.name
+    assert "written 12, skipped 0 (up to date), failed 0" in proc.stdout
+    assert "uint8 RGB HWC 256x256x3" in proc.stdout  # the summary names the transform
+    assert "preprocess" in proc.stderr  # the progress bar goes to stderr, not into the summary
+
+
+def test_cli_leaves_source_folder_untouched(cli_run, image_dir: Path) -> None:
+    _, _, before = cli_run
+    assert tree_digest(image_dir) == before
+
+
+def test_one_and_two_workers_give_identical_bytes(cli_run, image_dir: Path, tmp_path: Path) -> None:
+    dst2, _, _ = cli_run
+    dst1 = tmp_path / "one"
+    run_script(SCRIPT, image_dir, dst1, "--workers", "1", "--quiet")
+    assert tree_digest(dst1) == tree_digest(dst2)
+
+
+def test_fp32_format_matches_torchvision_eval_transform(image_dir: Path, tmp_path: Path) -> None:
+    src = copy_images(image_dir, tmp_path / "src", 6)  # one of each kind
+    dst = tmp_path / "fp32"
+    proc = run_script(SCRIPT, src, dst, "--format", "fp32", "--quiet")
+    assert "written 6," in proc.stdout and "float32 NCHW 3x224x224" in proc.stdout
+    for image in sorted(src.iterdir()):
+        out = dst / f"{image.name.rsplit('.', 1)[0]}.bin"
+        assert out.stat().st_size == FP32_BYTES
+        got = np.fromfile(out, dtype=np.float32).reshape(3, 224, 224)
+        np.testing.assert_allclose(got, torchvision_fp32(image), rtol=0, atol=1e-6, err_msg=image.name)
+
+
+def test_squash_stretches_whole_image_bicubic(image_dir: Path, tmp_path: Path, cli_run) -> None:
+    src = copy_images(image_dir, tmp_path / "src", 3)
+    dst = tmp_path / "squash"
+    proc = run_script(SCRIPT, src, dst, "--resize", "squash", "--quiet")
+    assert "squash to 256x256" in proc.stdout
+    default_dst, _, _ = cli_run
+    for image in sorted(src.iterdir()):
+        name = f"{image.name.rsplit('.', 1)[0]}.bin"
+        data = (dst / name).read_bytes()
+        expected = np.asarray(Image.open(image).convert("RGB").resize((256, 256), Image.Resampling.BICUBIC))
+        assert expected.shape == (256, 256, 3)
+        assert data == expected.tobytes(), image.name
+        assert data != (default_dst / name).read_bytes()  # the fixture images are not square
+
+
+def test_extensions_in_any_case_and_non_images_skipped_with_warning(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    names = ["a.JPG", "b.Png", "c.jpeg", "D.JpEg", "e.JPEG", "f.v2.jpg"]
+    for i, name in enumerate(names):
+        kind = "palette" if name.lower().endswith(".png") else "rgb"
+        write_kind(src / name, kind, (90 + i, 70), seed=i)
+    (src / "notes.txt").write_text("not an image\n")
+    (src / "README").write_text("no extension\n")
+    proc = run_script(SCRIPT, src, tmp_path / "dst", "--quiet")
+    assert sorted(p.name for p in (tmp_path / "dst").iterdir()) == [
+        "D.bin", "a.bin", "b.bin", "c.bin", "e.bin", "f.v2.bin"]
+    for name in ("notes.txt", "README"):
+        assert any("warning" in line and name in line for line in proc.stderr.splitlines()), proc.stderr
+    assert "written 6, skipped 0 (up to date), failed 0" in proc.stdout
+
+
+def test_corrupt_images_are_named_and_fail_the_run(image_dir: Path, tmp_path: Path) -> None:
+    src = copy_images(image_dir, tmp_path / "src", 4)
+    (src / "broken.JPEG").write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    whole = write_kind(tmp_path / "whole.jpg", "rgb", (400, 300), seed=9).read_bytes()
+    (src / "truncated.jpg").write_bytes(whole[: len(whole) // 2])
+    dst = tmp_path / "dst"
+    proc = run_script(SCRIPT, src, dst, "--workers", "2", "--quiet", check=False)
+    assert proc.returncode == 1
+    failed_lines = [line for line in proc.stderr.splitlines() if line.startswith("failed:")]
+    assert len(failed_lines) == 2
+    assert any("broken.JPEG" in line for line in failed_lines)
+    assert any("truncated.jpg" in line for line in failed_lines)
+    assert "Traceback" not in proc.stderr
+    assert "written 4, skipped 0 (up to date), failed 2" in proc.stdout
+    good = sorted(p for p in src.iterdir() if p.name not in ("broken.JPEG", "truncated.jpg"))
+    assert sorted(p.name for p in dst.iterdir()) == sorted(f"{p.name.rsplit('.', 1)[0]}.bin" for p in good)
+
+
+def test_rerun_skips_up_to_date_outputs_and_redoes_wrong_sizes(image_dir: Path, tmp_path: Path) -> None:
+    src = copy_images(image_dir, tmp_path / "src", 4)
+    dst = tmp_path / "dst"
+    run_script(SCRIPT, src, dst, "--quiet")
+    first = tree_digest(dst)
+    old = 1_000_000_000_000_000_000  # a fixed mtime (ns) no run could produce by chance
+    for out in dst.iterdir():
+        os.utime(out, ns=(old, old))
+
+    proc = run_script(SCRIPT, src, dst, "--quiet")
+    assert "written 0, skipped 4 (up to date), failed 0" in proc.stdout
+    assert all(out.stat().st_mtime_ns == old for out in dst.iterdir())
+
+    damaged = sorted(dst.iterdir())[1]
+    damaged.write_bytes(b"\0" * 100)  # e.g. left by another tool: wrong size, must be redone
+    os.utime(damaged, ns=(old, old))
+    proc = run_script(SCRIPT, src, dst, "--quiet")
+    assert "written 1, skipped 3 (up to date), failed 0" in proc.stdout
+    assert tree_digest(dst) == first
+    assert [out.name for out in dst.iterdir() if out.stat().st_mtime_ns != old] == [damaged.name]
+
+    proc = run_script(SCRIPT, src, dst, "--quiet", "--force")
+    assert "written 4, skipped 0 (up to date), failed 0" in proc.stdout
+    assert all(out.stat().st_mtime_ns != old for out in dst.iterdir())
+    assert tree_digest(dst) == first
+
+
+@pytest.mark.parametrize("where", ["same", "inside"])
+def test_output_inside_source_is_refused(image_dir: Path, tmp_path: Path, where: str) -> None:
+    src = copy_images(image_dir, tmp_path / "src", 2)
+    before = tree_digest(src)
+    dst = src if where == "same" else src / "bins"
+    proc = run_script(SCRIPT, src, dst, "--quiet", check=False)
+    assert proc.returncode == 2
+    assert "inside the input folder" in proc.stderr and str(src) in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert tree_digest(src) == before
+
+
+def test_stem_collision_is_refused_naming_both(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    write_kind(src / "a.jpg", "rgb", (80, 60), seed=1)
+    write_kind(src / "a.png", "palette", (80, 60), seed=2)
+    proc = run_script(SCRIPT, src, tmp_path / "dst", "--quiet", check=False)
+    assert proc.returncode == 2
+    assert "a.jpg" in proc.stderr and "a.png" in proc.stderr and "a.bin" in proc.stderr
+    assert not (tmp_path / "dst").exists()
+
+
+def test_missing_or_imageless_source_is_a_clear_error(tmp_path: Path) -> None:
+    proc = run_script(SCRIPT, tmp_path / "nope", tmp_path / "dst", check=False)
+    assert proc.returncode == 2 and "nope: no such directory" in proc.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "labels.txt").write_text("x 1\n")
+    proc = run_script(SCRIPT, empty, tmp_path / "dst", check=False)
+    assert proc.returncode == 2 and "no images" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+# --- the API the pipeline driver calls -----------------------------------------------------------
+
+def test_list_images_natural_order_and_skipped(tmp_path: Path) -> None:
+    for name in ("img10.jpg", "img2.JPEG", "img1.png", ".img3.jpg.tmp", "x.txt"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "sub").mkdir()
+    images, skipped = list_images(tmp_path)
+    assert [p.name for p in images] == ["img1.png", "img2.JPEG", "img10.jpg"]
+    assert [p.name for p in skipped] == ["sub", "x.txt"]
+    with pytest.raises(PipelineError, match="not a directory"):
+        list_images(tmp_path / "x.txt")
+
+
+def test_preprocess_folder_report(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    make_image_folder(src, 3, seed=5, assorted=False, size=(120, 90))
+    (src / "ILSVRC2012_val_00000002.JPEG").write_bytes(b"not a jpeg")
+    lines: list[str] = []
+    report = preprocess_folder(src, tmp_path / "dst", EvalTransform(), workers=1, progress=False, log=lines.append)
+    assert (report.images, report.written, report.skipped, report.failed) == (3, 2, 0, 1)
+    assert not report.ok
+    assert report.failures[0][0].name == "ILSVRC2012_val_00000002.JPEG"
+    assert lines == [f"failed: {report.failures[0][1]}"] and "ILSVRC2012_val_00000002.JPEG" in lines[0]
+    record = report.as_dict()
+    assert record["failed"] == 1 and record["output_bytes"] == UINT8_BYTES and record["resize"] == "shorter"
+    assert isinstance(record["elapsed_s"], float)
