@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Step 5: top-1..top-5 accuracy of ais_bench results against the ImageNet label file.
+
+    python3 vision_metric_ImageNet.py ./result/ ./dataset/ImageNet/val_label.txt ./ accuracy_result.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from senet_infer import imagenet, metric
+from senet_infer.cli import positive_int, run_main
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The guide's four positional arguments plus this project's options."""
+    parser = argparse.ArgumentParser(
+        description="Score ais_bench result files (<image>_0.txt|npy|bin) against a label file "
+        "('<image name> <0-based class>' per line) and write the guide's accuracy JSON."
+    )
+    parser.add_argument("result_dir", help="folder of inference results (ais_bench --output_dirname)")
+    parser.add_argument("label_file", help="label file, e.g. val_label.txt")
+    parser.add_argument("out_dir", help="folder to write the JSON into (created if missing)")
+    parser.add_argument("json_name", help="name of the JSON file, e.g. accuracy_result.json")
+    parser.add_argument("--num-classes", type=positive_int, default=imagenet.NUM_CLASSES,
+                        help="class scores per .bin result (float32, no shape of its own); "
+                        "TXT and NPY results carry their own (default %(default)s)")
+    parser.add_argument("--allow-missing", action="store_true",
+                        help="score only the labelled images that have a result instead of failing")
+    parser.add_argument("--annotate", action="append", default=[], type=metric.parse_annotation,
+                        metavar="KEY=VALUE", help="add a top-level string field to the JSON (repeatable)")
+    parser.add_argument("--workers", type=positive_int, default=None,
+                        help="threads reading result files (default: all cores)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line, score, write the JSON, print one summary line."""
+    args = build_parser().parse_args(argv)
+    annotations = metric.collect_annotations(args.annotate)
+    out_path = metric.output_path(args.out_dir, args.json_name, args.result_dir)
+    report = metric.evaluate(args.result_dir, args.label_file, num_classes=args.num_classes,
+                             allow_missing=args.allow_missing, workers=args.workers)
+    prog = os.path.basename(sys.argv[0])
+    for warning in report.warnings:
+        print(f"{prog}: warning: {warning}", file=sys.stderr)
+    metric.write_accuracy_json(report, out_path, annotations)
+    print(report.summary_line())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))
