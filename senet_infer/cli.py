@@ -13,9 +13,12 @@ EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 
-def run_main(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None) -> int:
+def run_main(
+    main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None, prog: str | None = None
+) -> int:
     """Run a script's ``main`` and turn a :class:`PipelineError` into one line on stderr and exit 2."""
-    prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "senet_infer"
+    if prog is None:
+        prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "senet_infer"
     try:
         return int(main(argv) or 0)
     except PipelineError as exc:

@@ -1,0 +1,184 @@
+"""`bash run_infer.sh`: the whole guide on a tiny generated set, the rerun, and the Ascend wiring."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import REPO
+
+GUIDE_ATC = ("--model=./se_resnet50_dynamic_bs.onnx --framework=5 --input_format=NCHW "
+             "--input_shape=image:32,3,224,224 --output=./se_resnet50_fp16_bs32 --log=error "
+             "--soc_version=Ascend310P3 --insert_op_conf=./aipp_SE_ResNet50_pth.config --enable_small_channel=1").split()
+GUIDE_AIS_BENCH = ("--model ./se_resnet50_fp16_bs32.om --batchsize 32 --input ./data/ImageNet_bin --output ./ "
+                   "--output_dirname result --outfmt TXT").split()
+
+
+def run_infer(work: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "PYTHON": sys.executable, **(env or {})}
+    return subprocess.run(["bash", str(REPO / "run_infer.sh"), "--work-dir", str(work), *args],
+                          cwd=work, capture_output=True, text=True, env=full_env, timeout=1500)
+
+
+SMOKE = ("--offline", "--demo-images", "10", "--batch-size", "4", "--perf-batch-sizes", "1,2", "--perf-loop", "3",
+         "--backend", "onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    work = tmp_path_factory.mktemp("work")
+    proc = run_infer(work, *SMOKE)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return work, proc
+
+
+def test_smoke_run_writes_every_artefact(smoke_run) -> None:
+    work, proc = smoke_run
+    out = proc.stdout
+    for number, step in enumerate(["set-up", "weights", "dataset", "preprocess", "export", "convert", "infer",
+                                   "metric", "fidelity", "perf"], start=1):
+        assert f"[{number}/10] {step}" in out
+    assert "DEMO weights" in out and "agreement with PyTorch" in out
+
+    images = sorted((work / "dataset/demo/val_union").iterdir())
+    assert len(images) == 10
+    bins = sorted((work / "data/ImageNet_bin").glob("*.bin"))
+    assert [b.stem for b in bins] == [p.stem for p in images]
+    assert {b.stat().st_size for b in bins} == {256 * 256 * 3}
+    assert (work / "se_resnet50_dynamic_bs.onnx").is_file()
+    assert (work / "se_resnet50_fp32_bs4.onnx").is_file()
+
+    results = sorted((work / "result").iterdir())
+    assert [r.name for r in results] == sorted(f"{p.stem}_0.txt" for p in images)
+    assert all(len(r.read_text().split()) == 1000 for r in results)
+    summary = json.loads((work / "result_summary.json").read_text())
+    assert "warning" in summary
+
+    accuracy = json.loads((work / "accuracy_result.json").read_text())
+    values = {item["key"]: item["value"] for item in accuracy["value"]}
+    assert values["Number of images"] == "10"
+    # Demo labels are PyTorch's own top-1 on the same input: the fp32 pipeline must reproduce them all.
+    assert values["Top1 accuracy"] == "100.00%" and values["Top5 accuracy"] == "100.00%"
+    assert "DEMO" in accuracy["warning"]
+
+    fidelity = json.loads((work / "fidelity.json").read_text())
+    assert fidelity["images"] == 10 and fidelity["passed"] is True
+    assert fidelity["max_relative_error"] < 1e-4 and fidelity["top1_agreement"] == 1.0
+    assert fidelity["distinct_top1_reference"] >= 3  # demo weights give input-dependent predictions
+
+    perf = json.loads((work / "perf.json").read_text())
+    assert [r["batch_size"] for r in perf["results"]] == [1, 2]
+    assert all(r["throughput_images_per_s"] > 0 and r["runs"] == 3 for r in perf["results"])
+    assert "warning" in perf
+    table = (work / "perf.md").read_text()
+    assert "| batch size |" in table.replace("batch size |", "batch size |") and table.count("\n| ") >= 3
+    assert (work / "perf.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_rerun_skips_up_to_date_steps(smoke_run) -> None:
+    work, _ = smoke_run
+    before = {p: p.stat().st_mtime_ns for p in (work / "result").iterdir()}
+    proc = run_infer(work, *SMOKE)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for step in ("preprocess", "export", "infer", "metric"):
+        block = proc.stdout.split(f"] {step}\n", 1)[1].split("done in", 1)[0]
+        assert "up to date" in block, (step, block)
+    assert "fidelity" in proc.stdout and "skipped" in proc.stdout.split("] perf\n", 1)[1]
+    assert {p: p.stat().st_mtime_ns for p in (work / "result").iterdir()} == before
+
+    subset = run_infer(work, *SMOKE, "--steps", "metric", "--force")
+    assert subset.returncode == 0, subset.stderr[-3000:]
+    assert "] metric" in subset.stdout and "] infer" not in subset.stdout and "] perf" not in subset.stdout
+
+
+def test_bad_step_name_and_failing_step(tmp_path: Path) -> None:
+    proc = run_infer(tmp_path, "--steps", "metric,bogus")
+    assert proc.returncode == 2 and "unknown step(s) bogus" in proc.stderr
+    images = tmp_path / "imgs"
+    images.mkdir()
+    proc = run_infer(tmp_path, "--offline", "--data-dir", str(images))
+    assert proc.returncode == 2
+    assert "step dataset failed" in proc.stderr and "val_label.txt: label file not found" in proc.stderr
+
+
+STAND_IN_ATC = """\
+#!/usr/bin/env bash
+echo "atc $*" >> "$STANDIN_LOG"
+for arg in "$@"; do case "$arg" in --output=*) touch "${arg#--output=}.om";; esac; done
+"""
+STAND_IN_NPU_SMI = """\
+#!/usr/bin/env bash
+cat <<'TABLE'
++-------------------+-----------------+------------------------------------------------------+
+| NPU     Name      | Health          | Power(W)     Temp(C)           Hugepages-Usage(page) |
+| Chip    Device    | Bus-Id          | AICore(%)    Memory-Usage(MB)                        |
++===================+=================+======================================================+
+| 0       310P3     | OK              | 15.8         42                0    / 0              |
+| 0       0         | 0000:82:00.0    | 0            1074 / 21534                            |
++===================+=================+======================================================+
+TABLE
+"""
+STAND_IN_AIS_BENCH = """\
+import os, sys
+import numpy as np
+with open(os.environ["STANDIN_LOG"], "a") as log:
+    log.write("ais_bench " + " ".join(sys.argv[1:]) + "\\n")
+args = sys.argv[1:]
+def value(name):
+    for i, a in enumerate(args):
+        if a == name:
+            return args[i + 1]
+        if a.startswith(name + "="):
+            return a.split("=", 1)[1]
+    return None
+if value("--input"):
+    out = os.path.join(value("--output"), value("--output_dirname"))
+    os.makedirs(out, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for name in sorted(os.listdir(value("--input"))):
+        row = " ".join(f"{v:f}" for v in rng.normal(size=1000)) + " \\n"
+        open(os.path.join(out, name[:-4] + "_0.txt"), "w").write(row)
+batch = int(value("--batchsize") or 1)
+print(f"[INFO] throughput 1000*batchsize.mean({batch})/NPU_compute_time.mean(2.5): {1000 * batch / 2.5}")
+"""
+
+
+def test_ascend_branch_issues_the_guides_commands(tmp_path: Path, demo_checkpoint: Path) -> None:
+    bin_dir, pkg_dir, work = tmp_path / "bin", tmp_path / "pkgs" / "ais_bench", tmp_path / "work"
+    bin_dir.mkdir()
+    pkg_dir.mkdir(parents=True)
+    work.mkdir()
+    for name, text in (("atc", STAND_IN_ATC), ("npu-smi", STAND_IN_NPU_SMI)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    (pkg_dir / "__init__.py").write_text("")
+    (pkg_dir / "__main__.py").write_text(STAND_IN_AIS_BENCH)
+    shutil.copyfile(demo_checkpoint, work / "se_resnet50-DEMO-random-weights.pth")
+    log = tmp_path / "calls.log"
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "STANDIN_LOG": str(log),
+           "PYTHONPATH": str(tmp_path / "pkgs")}
+    proc = run_infer(work, "--offline", "--demo-images", "6", env=env)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert "Ascend host" in proc.stdout and "Ascend310P3" in proc.stdout
+
+    calls = [line.split() for line in log.read_text().splitlines()]
+    assert calls[0] == ["atc", *GUIDE_ATC]
+    assert calls[1] == ["ais_bench", *GUIDE_AIS_BENCH]
+    perf_calls = [c for c in calls[2:] if c[0] == "ais_bench"]
+    assert [c[1:] for c in perf_calls] == [
+        [f"--model=./se_resnet50_fp16_bs{b}.om", "--loop=20", f"--batchsize={b}"] for b in (1, 4, 8, 16, 32, 64)]
+    atc_perf = [c for c in calls[2:] if c[0] == "atc"]
+    assert [c[4] for c in atc_perf] == [f"--input_shape=image:{b},3,224,224" for b in (1, 4, 8, 16, 64)]
+    perf = json.loads((work / "perf.json").read_text())
+    assert perf["chip"] == "Ascend310P3"
+    assert [r["throughput_images_per_s"] for r in perf["results"]] == [1000 * b / 2.5 for b in (1, 4, 8, 16, 32, 64)]
+    fidelity = json.loads((work / "fidelity.json").read_text())
+    assert fidelity["precision"] == "fp16" and fidelity["enforced"] is False
