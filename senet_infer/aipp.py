@@ -1,0 +1,469 @@
+"""ATC's AIPP config: the one parser for its protobuf-text format, ATC's checks, and the numpy arithmetic.
+
+A config holds one ``aipp_op { key: value ... }`` block per model input (``related_input_rank``
+picks the input, default 0). :func:`parse_aipp_config` reads it, applies the rules ATC enforces
+and rejects, by name, what the portable converter does not implement (dynamic mode, formats other
+than RGB888_U8, colour-space conversion, resize, padding, the alpha swap). Every problem is one
+:class:`PipelineError` line ``<file>:<line>: <field>: <problem>``.
+
+:func:`apply_aipp` is the single numpy implementation of what a static AIPP block computes
+(channel swap, crop, ``(x - mean_chn - min_chn) * var_reci_chn`` in float32, HWC -> CHW). The
+converter's graph, its fidelity check and the pipeline's fidelity step all follow it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+
+from .errors import PipelineError
+
+Value = Union[bool, int, float, str]
+
+AIPP_MODES = ("static", "dynamic")
+# input_format values ATC knows; only RGB888_U8 is implemented here.
+INPUT_FORMATS = (
+    "YUV420SP_U8", "XRGB8888_U8", "RGB888_U8", "YUV400_U8", "NC1HWC0DI_FP16", "NC1HWC0DI_S8",
+    "ARGB8888_U8", "YUYV_U8", "YUV422SP_U8", "AYUV444_U8", "RAW10", "RAW12", "RAW16", "RAW24",
+    "RGB16", "RGB20", "RGB24", "RGB8_IR", "RGB16_IR", "RGB24_IR",
+)
+SUPPORTED_INPUT_FORMATS = ("RGB888_U8",)
+CHANNELS = {"RGB888_U8": 3}
+FP16_MAX = 65504.0
+MAX_IMAGE_SIZE = 4096
+MAX_PADDING = 32
+
+
+@dataclass(frozen=True)
+class _Spec:
+    kind: str  # "enum" | "bool" | "int" | "float"
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+
+
+def _field_specs() -> dict[str, _Spec]:
+    size = _Spec("int", 0, MAX_IMAGE_SIZE)
+    specs: dict[str, _Spec] = {
+        "aipp_mode": _Spec("enum", choices=AIPP_MODES),
+        "related_input_rank": _Spec("int", 0, 2**31 - 1),
+        "input_format": _Spec("enum", choices=INPUT_FORMATS),
+        "src_image_size_w": size,
+        "src_image_size_h": size,
+        "crop": _Spec("bool"),
+        "load_start_pos_w": _Spec("int", 0, MAX_IMAGE_SIZE - 1),
+        "load_start_pos_h": _Spec("int", 0, MAX_IMAGE_SIZE - 1),
+        "crop_size_w": size,
+        "crop_size_h": size,
+        "resize": _Spec("bool"),
+        "resize_output_w": size,
+        "resize_output_h": size,
+        "padding": _Spec("bool"),
+        "padding_value": _Spec("float", -FP16_MAX, FP16_MAX),
+        "csc_switch": _Spec("bool"),
+        "rbuv_swap_switch": _Spec("bool"),
+        "ax_swap_switch": _Spec("bool"),
+        "single_line_mode": _Spec("bool"),
+        # dynamic-mode fields: accepted so that the error names aipp_mode, not an unknown key
+        "max_src_image_size": _Spec("int", 0, 2**31 - 1),
+        "support_rotation": _Spec("bool"),
+    }
+    for side in ("left", "right", "top", "bottom"):
+        specs[f"{side}_padding_size"] = _Spec("int", 0, MAX_PADDING)
+    for row in range(3):
+        for col in range(3):
+            specs[f"matrix_r{row}c{col}"] = _Spec("int", -32768, 32767)
+        specs[f"input_bias_{row}"] = _Spec("int", 0, 255)
+        specs[f"output_bias_{row}"] = _Spec("int", 0, 255)
+    for chn in range(4):
+        specs[f"mean_chn_{chn}"] = _Spec("int", 0, 255)
+        specs[f"min_chn_{chn}"] = _Spec("float", 0, 255)
+        specs[f"var_reci_chn_{chn}"] = _Spec("float", -FP16_MAX, FP16_MAX)
+    return specs
+
+
+FIELDS: dict[str, _Spec] = _field_specs()
+
+# Switches that must stay off: ATC implements them, the portable converter does not.
+_UNSUPPORTED_SWITCHES = ("csc_switch", "resize", "padding", "ax_swap_switch")
+
+
+@dataclass(frozen=True)
+class AippOp:
+    """One static ``aipp_op`` block: the fields the arithmetic uses, plus everything the file set."""
+
+    aipp_mode: str = "static"
+    related_input_rank: int = 0
+    input_format: str = "RGB888_U8"
+    src_image_size_w: int = 0
+    src_image_size_h: int = 0
+    crop: bool = False
+    load_start_pos_w: int = 0
+    load_start_pos_h: int = 0
+    crop_size_w: int = 0
+    crop_size_h: int = 0
+    rbuv_swap_switch: bool = False
+    mean_chn: tuple[int, int, int, int] = (0, 0, 0, 0)
+    min_chn: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    var_reci_chn: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
+    # Every key the block set, in file order (inert ones such as matrix_r0c0 included), for the record.
+    given: tuple[tuple[str, Value], ...] = ()
+    source: str = field(default="", compare=False)
+    line: int = field(default=0, compare=False)  # line of the block's ``aipp_op``
+
+    @property
+    def channels(self) -> int:
+        """Channels of the input image and of the network input behind AIPP."""
+        return CHANNELS[self.input_format]
+
+    @property
+    def src_hw(self) -> tuple[int, int]:
+        """(height, width) of the uint8 input image."""
+        return self.src_image_size_h, self.src_image_size_w
+
+    @property
+    def output_hw(self) -> tuple[int, int]:
+        """(height, width) that AIPP hands to the network: the crop size, or the source size without crop."""
+        if self.crop:
+            return self.crop_size_h, self.crop_size_w
+        return self.src_hw
+
+    def input_shape(self, batch: int) -> tuple[int, int, int, int]:
+        """NHWC shape of a uint8 input batch."""
+        return batch, self.src_image_size_h, self.src_image_size_w, self.channels
+
+    def normalisation(self) -> tuple[np.ndarray, np.ndarray]:
+        """float32 (offset, scale) per output channel: ``out = (in - offset) * scale``, offset = mean + min."""
+        c = self.channels
+        # Summed in float64 and rounded once, so that the graph and numpy use the same constant.
+        offset = np.array([self.mean_chn[i] + self.min_chn[i] for i in range(c)], dtype=np.float64)
+        return offset.astype(np.float32), np.array(self.var_reci_chn[:c], dtype=np.float32)
+
+    def describe(self) -> str:
+        """One line: input, crop and normalisation."""
+        h, w = self.src_hw
+        parts = [f"{self.input_format} {h}x{w}"]
+        if self.rbuv_swap_switch:
+            parts.append("R/B swap")
+        if self.crop:
+            parts.append(f"crop {self.crop_size_h}x{self.crop_size_w} at ({self.load_start_pos_h},{self.load_start_pos_w})")
+        offset, scale = self.normalisation()
+        parts.append("normalise (x - " + ", ".join(f"{v:g}" for v in offset) + ") * ("
+                     + ", ".join(f"{v:.6g}" for v in scale) + ")")
+        return ", ".join(parts)
+
+    def to_dict(self) -> dict[str, Value]:
+        """The keys the block set, with their values (JSON-ready)."""
+        return dict(self.given)
+
+
+def apply_aipp(images: np.ndarray, op: AippOp) -> np.ndarray:
+    """What the static AIPP block computes, in numpy.
+
+    ``images``: uint8 NHWC ``[N, src_h, src_w, C]``, or one HWC image ``[src_h, src_w, C]``. A flat
+    .bin buffer is the caller's to reshape: ``np.frombuffer(raw, np.uint8).reshape(op.input_shape(1))``.
+    Returns float32 NCHW ``[N, C, out_h, out_w]`` (CHW for one image): R/B swap if set, crop, then
+    ``(x - mean_chn - min_chn) * var_reci_chn`` in float32.
+    """
+    array = np.asarray(images)
+    h, w = op.src_hw
+    c = op.channels
+    if array.dtype != np.uint8:
+        raise PipelineError(f"AIPP input must be uint8 ({op.input_format}), got {array.dtype}")
+    single = array.ndim == 3
+    batch = array[None] if single else array
+    if batch.ndim != 4 or batch.shape[1:] != (h, w, c):
+        raise PipelineError(
+            f"AIPP input shape {list(array.shape)} does not match src_image_size {h}x{w} with {c} channels "
+            f"(expected [N, {h}, {w}, {c}] or [{h}, {w}, {c}])"
+        )
+    if op.rbuv_swap_switch:
+        batch = batch[..., ::-1]
+    if op.crop:
+        top, left = op.load_start_pos_h, op.load_start_pos_w
+        batch = batch[:, top:top + op.crop_size_h, left:left + op.crop_size_w, :]
+    offset, scale = op.normalisation()
+    out = (batch.astype(np.float32) - offset) * scale
+    out = np.ascontiguousarray(out.transpose(0, 3, 1, 2))
+    return out[0] if single else out
+
+
+# ---------------------------------------------------------------------------------------------
+# Parser
+
+_TOKEN = re.compile(
+    r"""
+    (?P<newline>\n)
+    | (?P<space>[ \t\r\f\v]+)
+    | (?P<comment>\#[^\n]*)
+    | (?P<punct>[{}:;,])
+    | (?P<string>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
+    | (?P<word>[A-Za-z0-9_.+\-]+)
+    """,
+    re.VERBOSE,
+)
+_INT = re.compile(r"[+-]?\d+")
+_BOOLS = {"true": True, "True": True, "1": True, "false": False, "False": False, "0": False}
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str
+    text: str
+    line: int
+
+
+@dataclass
+class _Block:
+    line: int
+    values: dict[str, Value] = field(default_factory=dict)
+    lines: dict[str, int] = field(default_factory=dict)
+
+    def line_of(self, *keys: str) -> int:
+        """Line of the first of ``keys`` the block sets; else the block's own line."""
+        for key in keys:
+            if key in self.lines:
+                return self.lines[key]
+        return self.line
+
+
+class _Errors:
+    """Formats ``<file>:<line>: <field>: <problem>`` errors for one config file."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, line: int, what: str, problem: str | None = None) -> PipelineError:
+        text = f"{what}: {problem}" if problem is not None else what
+        return PipelineError(f"{self.name}:{line}: {text}")
+
+
+def _tokenize(text: str, err: _Errors) -> list[_Token]:
+    tokens: list[_Token] = []
+    line, pos = 1, 0
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if match is None:
+            if text[pos] in "\"'":
+                raise err(line, "unterminated string")
+            raise err(line, f"unexpected character {text[pos]!r}")
+        kind = match.lastgroup or ""
+        if kind == "newline":
+            line += 1
+        elif kind in ("punct", "string", "word"):
+            tokens.append(_Token(kind, match.group(), line))
+        pos = match.end()
+    return tokens
+
+
+def _convert(key: str, token: _Token, err: _Errors) -> Value:
+    """Check a value token against the field's type and range."""
+    spec = FIELDS[key]
+    if token.kind == "string":
+        raise err(token.line, key, f"expected {_expected(spec)}, got the quoted string {token.text}")
+    if token.kind != "word":
+        raise err(token.line, key, f"expected a value, got {token.text!r}")
+    text = token.text
+    if spec.kind == "enum":
+        if text not in spec.choices:
+            raise err(token.line, key, f"unknown value {text!r} (expected one of {', '.join(spec.choices)})")
+        return text
+    if spec.kind == "bool":
+        if text not in _BOOLS:
+            raise err(token.line, key, f"expected true or false, got {text!r}")
+        return _BOOLS[text]
+    value: int | float
+    if spec.kind == "int":
+        if not _INT.fullmatch(text):
+            raise err(token.line, key, f"expected an integer, got {text!r}")
+        value = int(text)
+    else:
+        try:
+            value = float(text[:-1] if text[-1:] in "fF" and not text.lower().endswith("inf") else text)
+        except ValueError:
+            raise err(token.line, key, f"expected a number, got {text!r}") from None
+        if not math.isfinite(value):
+            raise err(token.line, key, f"expected a finite number, got {text!r}")
+    if (spec.low is not None and value < spec.low) or (spec.high is not None and value > spec.high):
+        raise err(token.line, key, f"{text} is outside [{_num(spec.low)}, {_num(spec.high)}]")
+    return value
+
+
+def _expected(spec: _Spec) -> str:
+    return {"enum": "a bare name", "bool": "true or false", "int": "an integer", "float": "a number"}[spec.kind]
+
+
+def _num(value: float | None) -> str:
+    return f"{value:g}" if value is not None else "?"
+
+
+def _parse_blocks(tokens: list[_Token], err: _Errors) -> list[_Block]:
+    blocks: list[_Block] = []
+    i = 0
+
+    def peek(offset: int = 0) -> _Token | None:
+        return tokens[i + offset] if i + offset < len(tokens) else None
+
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok.text == "}" and tok.kind == "punct":
+            raise err(tok.line, "unbalanced braces: '}' without a matching '{'")
+        if tok.kind != "word" or tok.text != "aipp_op":
+            raise err(tok.line, f"{tok.text}: outside an aipp_op block (the file holds only 'aipp_op {{ ... }}' blocks)")
+        block = _Block(tok.line)
+        i += 1
+        nxt = peek()
+        if nxt is not None and nxt.text == ":":  # protobuf text allows 'aipp_op: { ... }'
+            i += 1
+            nxt = peek()
+        if nxt is None or nxt.text != "{":
+            raise err(tok.line, "aipp_op", "expected '{' after aipp_op")
+        i += 1
+        while True:
+            key = peek()
+            if key is None:
+                raise err(block.line, "aipp_op", "unbalanced braces: the block opened here is never closed")
+            if key.kind == "punct" and key.text == "}":
+                i += 1
+                break
+            if key.kind == "punct" and key.text in ";,":
+                i += 1
+                continue
+            if key.kind != "word":
+                raise err(key.line, f"unexpected {key.text!r} where a field name should be")
+            if key.text == "aipp_op":
+                raise err(key.line, "aipp_op", "blocks cannot be nested (is a '}' missing above?)")
+            if key.text not in FIELDS:
+                raise err(key.line, key.text, "unknown field")
+            colon = peek(1)
+            if colon is None or colon.text != ":":
+                raise err(key.line, key.text, "expected ':' after the field name")
+            value_tok = peek(2)
+            if value_tok is None:
+                raise err(key.line, key.text, "missing value")
+            value = _convert(key.text, value_tok, err)
+            if key.text in block.values:
+                raise err(key.line, key.text, f"given twice (first on line {block.lines[key.text]})")
+            block.values[key.text] = value
+            block.lines[key.text] = key.line
+            i += 3
+        blocks.append(block)
+    return blocks
+
+
+def _build_op(block: _Block, source: str) -> AippOp:
+    v = block.values
+    chans = range(4)
+    return AippOp(
+        aipp_mode=str(v.get("aipp_mode", "static")),
+        related_input_rank=int(v.get("related_input_rank", 0)),
+        input_format=str(v.get("input_format", "RGB888_U8")),
+        src_image_size_w=int(v.get("src_image_size_w", 0)),
+        src_image_size_h=int(v.get("src_image_size_h", 0)),
+        crop=bool(v.get("crop", False)),
+        load_start_pos_w=int(v.get("load_start_pos_w", 0)),
+        load_start_pos_h=int(v.get("load_start_pos_h", 0)),
+        crop_size_w=int(v.get("crop_size_w", 0)),
+        crop_size_h=int(v.get("crop_size_h", 0)),
+        rbuv_swap_switch=bool(v.get("rbuv_swap_switch", False)),
+        mean_chn=tuple(int(v.get(f"mean_chn_{c}", 0)) for c in chans),  # type: ignore[arg-type]
+        min_chn=tuple(float(v.get(f"min_chn_{c}", 0.0)) for c in chans),  # type: ignore[arg-type]
+        var_reci_chn=tuple(float(v.get(f"var_reci_chn_{c}", 1.0)) for c in chans),  # type: ignore[arg-type]
+        given=tuple(v.items()),
+        source=source,
+        line=block.line,
+    )
+
+
+def _check_atc_rules(block: _Block, err: _Errors) -> None:
+    """The checks ATC itself makes (PIPELINE.md, "AIPP"); per-field ranges were checked while parsing."""
+    v = block.values
+    if "aipp_mode" not in v:
+        raise err(block.line, "aipp_mode", "not set (required: static or dynamic)")
+    if v["aipp_mode"] == "dynamic":
+        return  # a dynamic block carries no static parameters; rejected as unsupported afterwards
+    if "input_format" not in v:
+        raise err(block.line, "input_format", "not set (required in static mode)")
+    crop, padding = bool(v.get("crop", False)), bool(v.get("padding", False))
+    for axis, low in (("w", 2), ("h", 1)):
+        key = f"src_image_size_{axis}"
+        size = int(v.get(key, 0))
+        if size == 0 and (crop or padding):
+            raise err(block.line_of(key), key, f"must be > 0 when {'crop' if crop else 'padding'} is true")
+        if size != 0 and not low <= size <= MAX_IMAGE_SIZE:
+            raise err(block.line_of(key), key, f"{size} is outside [{low}, {MAX_IMAGE_SIZE}]")
+    if crop:
+        for axis in ("w", "h"):
+            start, size, src = (int(v.get(f"{k}_{axis}", 0)) for k in ("load_start_pos", "crop_size", "src_image_size"))
+            key = f"crop_size_{axis}"
+            if start + size > src:
+                raise err(block.line_of(key, f"load_start_pos_{axis}"), key,
+                          f"load_start_pos_{axis} + crop_size_{axis} = {start + size} > src_image_size_{axis} = {src}")
+    if v["input_format"] == "YUV420SP_U8":
+        keys = ["src_image_size_w", "src_image_size_h"] + (["load_start_pos_w", "load_start_pos_h"] if crop else [])
+        for key in keys:
+            if int(v.get(key, 0)) % 2:
+                raise err(block.line_of(key), key, f"{v[key]} must be even for YUV420SP_U8")
+
+
+def _check_supported(block: _Block, err: _Errors) -> None:
+    """Reject, by name, what ATC accepts but the portable converter does not implement."""
+    v = block.values
+    if v["aipp_mode"] != "static":
+        raise err(block.line_of("aipp_mode"), "aipp_mode",
+                  f"{v['aipp_mode']} is not supported by the portable converter (static only)")
+    if v["input_format"] not in SUPPORTED_INPUT_FORMATS:
+        raise err(block.line_of("input_format"), "input_format",
+                  f"{v['input_format']} is not supported by the portable converter "
+                  f"({', '.join(SUPPORTED_INPUT_FORMATS)} only)")
+    for key in _UNSUPPORTED_SWITCHES:
+        if v.get(key, False):
+            raise err(block.line_of(key), key, "true is not supported by the portable converter")
+    for axis in ("w", "h"):
+        key = f"src_image_size_{axis}"
+        if int(v.get(key, 0)) == 0:
+            # ATC would take it from --input_shape; here the config must say it.
+            raise err(block.line_of(key), key, "0 (size taken from the model) is not supported by the portable "
+                                               "converter: give the input image size")
+        crop_key = f"crop_size_{axis}"
+        if v.get("crop", False) and int(v.get(crop_key, 0)) == 0:
+            raise err(block.line_of(crop_key), crop_key, "0 (size taken from the model) is not supported by the "
+                                                         "portable converter: give the crop size")
+
+
+def parse_aipp_text(text: str, name: str = "<aipp config>") -> list[AippOp]:
+    """Parse AIPP config text; ``name`` is the file name used in error messages."""
+    err = _Errors(name)
+    blocks = _parse_blocks(_tokenize(text, err), err)
+    if not blocks:
+        raise PipelineError(f"{name}: no aipp_op block")
+    ops: dict[int, AippOp] = {}
+    for block in blocks:
+        _check_atc_rules(block, err)
+        _check_supported(block, err)
+        op = _build_op(block, name)
+        if op.related_input_rank in ops:
+            first = ops[op.related_input_rank]
+            raise err(block.line_of("related_input_rank"), "related_input_rank",
+                      f"{op.related_input_rank} is used by two aipp_op blocks (lines {first.line} and {block.line})")
+        ops[op.related_input_rank] = op
+    return [ops[rank] for rank in sorted(ops)]
+
+
+def parse_aipp_config(path: str | Path) -> list[AippOp]:
+    """Parse and check an AIPP config file; one :class:`AippOp` per block, sorted by related_input_rank."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PipelineError(f"{path}: AIPP config not found") from None
+    except UnicodeDecodeError:
+        raise PipelineError(f"{path}: not a text file (AIPP config expected)") from None
+    except OSError as exc:
+        raise PipelineError(f"{path}: cannot read AIPP config: {exc.strerror}") from None
+    return parse_aipp_text(text, str(path))
