@@ -1,0 +1,368 @@
+"""Step 4's inference runtimes behind one small interface, chosen by name and imported lazily.
+
+A backend loads one model file, describes its inputs and outputs, and runs one batch:
+
+    backend = create_backend("openvino")
+    backend.load("model.onnx", threads=8, device=0, precision="fp32")
+    (logits,) = backend.run({"image": batch})
+
+The precision a model is meant to run at travels inside the ONNX file, in the ``metadata_props``
+key ``senet_infer.precision`` (``fp32`` when absent): see :func:`model_precision`. A backend
+never runs a model at a precision other than the one asked for; it raises instead.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import statistics
+import sys
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from .errors import PipelineError
+
+PRECISION_KEY = "senet_infer.precision"
+PRECISIONS = ("fp32", "fp16", "bf16")
+DEFAULT_PRECISION = "fp32"
+AUTO = "auto"
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One model input or output: name, shape (None for a dynamic dimension), numpy dtype."""
+
+    name: str
+    shape: tuple[int | None, ...]
+    dtype: np.dtype
+
+    def describe(self) -> str:
+        """``image uint8 [32,256,256,3]`` (``?`` for dynamic dimensions)."""
+        dims = ",".join("?" if d is None else str(d) for d in self.shape)
+        return f"{self.name} {self.dtype} [{dims}]"
+
+
+class Backend(ABC):
+    """One inference runtime. Subclasses import their runtime inside :meth:`load`, never at module level."""
+
+    name: ClassVar[str]
+    module: ClassVar[str]  # the import that must be installed for this backend
+
+    def __init__(self) -> None:
+        self.inputs: list[TensorInfo] = []
+        self.outputs: list[TensorInfo] = []
+        self.device: str = "CPU"
+        self.precision: str = DEFAULT_PRECISION
+
+    @classmethod
+    def installed(cls) -> bool:
+        """True when the runtime can be imported (checked without importing it)."""
+        return importlib.util.find_spec(cls.module) is not None
+
+    @classmethod
+    def supports(cls, precision: str) -> bool:
+        """Whether this runtime can run at ``precision`` at all (the CPU may still refuse at load)."""
+        return precision == "fp32"
+
+    @property
+    @abstractmethod
+    def version(self) -> str:
+        """The runtime's version string."""
+
+    @abstractmethod
+    def load(self, path: str | os.PathLike[str], *, threads: int, device: int = 0,
+             precision: str = DEFAULT_PRECISION, batch: int | None = None) -> None:
+        """Load ``path``; ``batch`` fixes a dynamic batch dimension where that makes the runtime faster."""
+
+    @abstractmethod
+    def run(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        """Run one batch; outputs in the order of :attr:`outputs`, each a fresh array the caller may keep."""
+
+    def info(self) -> dict[str, str]:
+        """The ``backend`` record of a run summary."""
+        return {"name": self.name, "version": self.version, "device": self.device, "precision": self.precision}
+
+
+def _model_error(path: str | os.PathLike[str], runtime: str, exc: BaseException) -> PipelineError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return PipelineError(f"{path}: {runtime} cannot load the model: {first}")
+
+
+_ORT_TYPES = {
+    "tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
+    "tensor(uint8)": np.uint8, "tensor(int8)": np.int8, "tensor(uint16)": np.uint16,
+    "tensor(int16)": np.int16, "tensor(int32)": np.int32, "tensor(int64)": np.int64,
+    "tensor(uint32)": np.uint32, "tensor(uint64)": np.uint64, "tensor(bool)": np.bool_,
+}
+
+
+def _static_dims(shape: Sequence[object]) -> tuple[int | None, ...]:
+    """Runtime shape -> ints, None where the dimension is symbolic or unknown."""
+    return tuple(d if isinstance(d, int) and d >= 0 else None for d in shape)
+
+
+class OnnxRuntimeBackend(Backend):
+    """ONNX Runtime: CPU, or CUDA when onnxruntime-gpu provides ``CUDAExecutionProvider``. fp32 only."""
+
+    name = "onnxruntime"
+    module = "onnxruntime"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._session = None
+        self._output_names: list[str] = []
+
+    @property
+    def version(self) -> str:
+        import onnxruntime
+
+        return onnxruntime.__version__
+
+    def load(self, path: str | os.PathLike[str], *, threads: int, device: int = 0,
+             precision: str = DEFAULT_PRECISION, batch: int | None = None) -> None:
+        import onnxruntime as ort
+
+        if precision != "fp32":
+            # Running fp32 and calling it bf16 would misreport both speed and accuracy.
+            raise PipelineError(
+                f"{path}: the model asks for {precision} ({PRECISION_KEY}); ONNX Runtime runs fp32 only here: "
+                "use --backend openvino"
+            )
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1  # one synchronous run per batch, as ais_bench does
+        options.log_severity_level = 3
+        providers: list[object] = ["CPUExecutionProvider"]
+        if "CUDAExecutionProvider" in ort.get_available_providers():
+            providers.insert(0, ("CUDAExecutionProvider", {"device_id": device}))
+        try:
+            session = ort.InferenceSession(str(path), options, providers=providers)
+        except Exception as exc:  # ORT raises its own exception types for unreadable or invalid models
+            raise _model_error(path, "ONNX Runtime", exc) from None
+        # ORT falls back to the CPU when CUDA cannot start; report where it really runs.
+        self.device = f"CUDA:{device}" if session.get_providers()[0] == "CUDAExecutionProvider" else "CPU"
+        self.precision = precision
+        self.inputs = [self._describe(path, arg) for arg in session.get_inputs()]
+        self.outputs = [self._describe(path, arg) for arg in session.get_outputs()]
+        self._output_names = [o.name for o in self.outputs]
+        self._session = session
+
+    @staticmethod
+    def _describe(path: str | os.PathLike[str], arg: object) -> TensorInfo:
+        dtype = _ORT_TYPES.get(arg.type)  # type: ignore[attr-defined]
+        if dtype is None:
+            raise PipelineError(f"{path}: tensor {arg.name!r} has type {arg.type}, which numpy cannot hold")  # type: ignore[attr-defined]
+        return TensorInfo(arg.name, _static_dims(arg.shape), np.dtype(dtype))  # type: ignore[attr-defined]
+
+    def run(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        return self._session.run(self._output_names, dict(feeds))  # type: ignore[union-attr]
+
+
+_OV_PRECISION = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
+_OV_CAPABILITY = {"fp32": "FP32", "bf16": "BF16", "fp16": "FP16"}
+
+
+class OpenVinoBackend(Backend):
+    """OpenVINO on the CPU, reading the ONNX directly, at exactly the precision asked for."""
+
+    name = "openvino"
+    module = "openvino"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._request = None
+        self._ports: list[object] = []
+
+    @classmethod
+    def supports(cls, precision: str) -> bool:
+        return precision in _OV_PRECISION
+
+    @property
+    def version(self) -> str:
+        import openvino
+
+        return openvino.get_version()
+
+    def load(self, path: str | os.PathLike[str], *, threads: int, device: int = 0,
+             precision: str = DEFAULT_PRECISION, batch: int | None = None) -> None:
+        import openvino as ov
+
+        core = ov.Core()
+        try:
+            model = core.read_model(str(path))
+            if batch is not None:
+                # Static shapes let the CPU plugin pick faster kernels; only a dynamic batch dim is fixed.
+                new_shapes = {}
+                for port in model.inputs:
+                    shape = port.get_partial_shape()
+                    if shape.rank.is_static and len(shape) > 0 and shape[0].is_dynamic:
+                        dims = [batch, *(shape[i] for i in range(1, len(shape)))]
+                        new_shapes[port.get_any_name()] = ov.PartialShape(dims)
+                if new_shapes:
+                    model.reshape(new_shapes)
+            # Set the precision explicitly: on CPUs with AMX the plugin would otherwise pick bf16 for an
+            # fp32 model. LATENCY + INFERENCE_NUM_THREADS: one synchronous request on all given cores.
+            config = {
+                "INFERENCE_PRECISION_HINT": _OV_PRECISION[precision],
+                "PERFORMANCE_HINT": "LATENCY",
+                "INFERENCE_NUM_THREADS": threads,
+            }
+            compiled = core.compile_model(model, "CPU", config)
+        except PipelineError:
+            raise
+        except Exception as exc:  # OpenVINO raises RuntimeError/GeneralFailure with multi-line text
+            raise _model_error(path, "OpenVINO", exc) from None
+        actual = compiled.get_property("INFERENCE_PRECISION_HINT")
+        if actual != getattr(ov.Type, _OV_PRECISION[precision]):
+            # The CPU plugin silently falls back to f32 when the processor lacks the format.
+            raise PipelineError(
+                f"{path}: this CPU cannot run OpenVINO at {precision} (the plugin would fall back to {actual.get_type_name()}); "
+                "convert the model for fp32"
+            )
+        capabilities = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+        if _OV_CAPABILITY[precision] not in capabilities:
+            print(f"[WARNING] openvino: this CPU has no native {precision} instructions; "
+                  f"{precision} is emulated and slower than fp32", file=sys.stderr)
+        self.device = "CPU"
+        self.precision = precision
+        self.inputs = [self._describe(path, port) for port in compiled.inputs]
+        self.outputs = [self._describe(path, port) for port in compiled.outputs]
+        self._ports = list(compiled.outputs)
+        self._request = compiled.create_infer_request()
+
+    @staticmethod
+    def _describe(path: str | os.PathLike[str], port: object) -> TensorInfo:
+        import openvino as ov
+
+        etype = port.get_element_type()  # type: ignore[attr-defined]
+        if etype == ov.Type.bf16:  # numpy has no bfloat16; to_dtype() would say float16
+            raise PipelineError(f"{path}: tensor {port.get_any_name()!r} is bf16, which numpy cannot hold")  # type: ignore[attr-defined]
+        pshape = port.get_partial_shape()  # type: ignore[attr-defined]
+        shape = tuple(d.get_length() if d.is_static else None for d in pshape)
+        return TensorInfo(port.get_any_name(), shape, np.dtype(etype.to_dtype()))  # type: ignore[attr-defined]
+
+    def run(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        # share_inputs: the runner never changes a batch once handed over; outputs are copied
+        # (share_outputs=False) because the next run reuses the request's output tensors.
+        results = self._request.infer(dict(feeds), share_inputs=True)  # type: ignore[union-attr]
+        return [results[port] for port in self._ports]
+
+
+BACKENDS: dict[str, type[Backend]] = {cls.name: cls for cls in (OnnxRuntimeBackend, OpenVinoBackend)}
+BACKEND_CHOICES = (AUTO, *BACKENDS)
+
+
+def available_backends() -> list[str]:
+    """Names of the registered backends whose runtime is installed."""
+    return [name for name, cls in BACKENDS.items() if cls.installed()]
+
+
+def create_backend(name: str) -> Backend:
+    """A fresh, unloaded backend by registry name."""
+    try:
+        cls = BACKENDS[name]
+    except KeyError:
+        raise PipelineError(f"unknown backend {name!r} (choose from {', '.join(BACKEND_CHOICES)})") from None
+    if not cls.installed():
+        raise PipelineError(f"backend {name!r} needs the Python package {cls.module!r}, which is not installed")
+    return cls()
+
+
+def model_precision(path: str | os.PathLike[str]) -> str:
+    """The precision stored in an ONNX model's metadata (``senet_infer.precision``); fp32 when absent."""
+    path = Path(path)
+    if not path.is_file():
+        raise PipelineError(f"{path}: model not found")
+    if path.suffix.lower() != ".onnx":
+        return DEFAULT_PRECISION  # other formats (OpenVINO IR) carry no such metadata
+    import onnx
+
+    try:
+        # Weights are not needed for the metadata; external data stays on disk.
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf DecodeError and friends
+        raise PipelineError(f"{path}: not a readable ONNX model: {str(exc).splitlines()[0] if str(exc) else exc!r}") from None
+    value = next((p.value for p in proto.metadata_props if p.key == PRECISION_KEY), DEFAULT_PRECISION)
+    value = value.strip().lower()
+    if value not in PRECISIONS:
+        raise PipelineError(f"{path}: metadata {PRECISION_KEY}={value!r} is not one of {', '.join(PRECISIONS)}")
+    return value
+
+
+def zero_feeds(inputs: Sequence[TensorInfo], batch: int) -> dict[str, np.ndarray]:
+    """One all-zero batch per input; dynamic dimensions take ``batch`` (axis 0) or 1."""
+    feeds = {}
+    for info in inputs:
+        shape = tuple(batch if d is None and i == 0 else (1 if d is None else d) for i, d in enumerate(info.shape))
+        feeds[info.name] = np.zeros(shape, dtype=info.dtype)
+    return feeds
+
+
+def time_backend(backend: Backend, feeds: Mapping[str, np.ndarray], runs: int = 3, warmup: int = 1) -> float:
+    """Median seconds per run of ``feeds`` after ``warmup`` untimed runs."""
+    for _ in range(warmup):
+        backend.run(feeds)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        backend.run(feeds)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def load_backend(name: str, path: str | os.PathLike[str], *, threads: int, device: int = 0,
+                 batch: int | None = None, log: Callable[[str], None] = print) -> Backend:
+    """Load ``path`` on the named backend, or with ``auto`` on the fastest installed one that runs its precision.
+
+    ``auto`` loads every candidate, times 3 runs (after 1 warm-up) of a zero batch on each and
+    keeps the fastest, logging one line with the times; with a single candidate there is no trial.
+    """
+    precision = model_precision(path)
+    if name != AUTO:
+        backend = create_backend(name)
+        backend.load(path, threads=threads, device=device, precision=precision, batch=batch)
+        return backend
+
+    installed = available_backends()
+    candidates = [n for n in installed if BACKENDS[n].supports(precision)]
+    if not candidates:
+        raise PipelineError(
+            f"{path}: no installed backend runs {precision} (installed: {', '.join(installed) or 'none'}; "
+            f"{precision} needs openvino)"
+        )
+    loaded: list[Backend] = []
+    refusals: list[str] = []
+    for candidate in candidates:
+        backend = create_backend(candidate)
+        try:
+            backend.load(path, threads=threads, device=device, precision=precision, batch=batch)
+        except PipelineError as exc:
+            if len(candidates) == 1:
+                raise
+            refusals.append(f"{candidate}: {exc}")
+            continue
+        loaded.append(backend)
+    if not loaded:
+        raise PipelineError(f"{path}: no backend could load the model at {precision}: " + "; ".join(refusals))
+    if len(loaded) == 1:
+        chosen = loaded[0]
+        why = "the only candidate" if not refusals else "the only one that loaded (" + "; ".join(refusals) + ")"
+        log(f"[INFO] backend auto: {chosen.name} at {precision} ({why})")
+        return chosen
+    times = {}
+    for b in loaded:
+        feeds = zero_feeds(b.inputs, batch or 1)
+        times[b.name] = time_backend(b, feeds)
+    chosen = min(loaded, key=lambda b: times[b.name])
+    shape = "x".join(map(str, next(iter(feeds.values())).shape)) if feeds else "-"
+    shown = ", ".join(f"{n} {1000 * t:.3f} ms" for n, t in times.items())
+    log(f"[INFO] backend auto: {precision}, median of 3 runs on a zero batch [{shape}]: {shown} -> {chosen.name}")
+    return chosen
+

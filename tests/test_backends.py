@@ -1,0 +1,212 @@
+"""Backends: one interface, a lazy registry, precision handling, the measured ``auto`` choice."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from senet_infer import backends
+from senet_infer.errors import PipelineError
+from senet_infer.export import INPUT_NAME, OUTPUT_NAME, relative_error
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def make_onnx(path: Path, shape: tuple[int | None, ...] = (4, 8, 8, 3), dtype: type = np.uint8,
+              classes: int = 10, two_outputs: bool = False, precision: str | None = None, seed: int = 0) -> np.ndarray:
+    """A small model: Cast -> Flatten -> MatMul(W) -> ``class`` [N,classes] (+ ``total`` [N,1]); returns W.
+
+    Every logit depends on every input value, so a mixed-up or mis-padded batch shows.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    features = int(np.prod(shape[1:]))
+    weights = np.random.default_rng(seed).standard_normal((features, classes)).astype(np.float32)
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    dims = ["batch" if d is None else d for d in shape]
+    nodes = [
+        helper.make_node("Cast", [INPUT_NAME], ["as_float"], to=TensorProto.FLOAT),
+        helper.make_node("Flatten", ["as_float"], ["flat"], axis=1),
+        helper.make_node("MatMul", ["flat", "W"], [OUTPUT_NAME]),
+    ]
+    outputs = [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, [dims[0], classes])]
+    inits = [numpy_helper.from_array(weights, "W")]
+    if two_outputs:
+        inits.append(numpy_helper.from_array(np.array([1], np.int64), "axis1"))
+        nodes.append(helper.make_node("ReduceSum", [OUTPUT_NAME, "axis1"], ["total"], keepdims=1))
+        outputs.append(helper.make_tensor_value_info("total", TensorProto.FLOAT, [dims[0], 1]))
+    graph = helper.make_graph(nodes, "small", [helper.make_tensor_value_info(INPUT_NAME, elem, dims)], outputs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    if precision is not None:
+        helper.set_model_props(model, {backends.PRECISION_KEY: precision})
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return weights
+
+
+def reference(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """What :func:`make_onnx`'s model computes, in float64."""
+    return x.reshape(len(x), -1).astype(np.float64) @ weights.astype(np.float64)
+
+
+def with_precision(src: Path, dst: Path, precision: str) -> Path:
+    """Copy an ONNX model with ``senet_infer.precision`` set."""
+    import onnx
+    from onnx import helper
+
+    model = onnx.load(str(src))
+    helper.set_model_props(model, {backends.PRECISION_KEY: precision})
+    onnx.save(model, str(dst))
+    return dst
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
+    path = tmp_path_factory.mktemp("small") / "small.onnx"
+    return path, make_onnx(path)
+
+
+def test_registry_names_installed_and_unknown() -> None:
+    assert set(backends.BACKENDS) == {"onnxruntime", "openvino"}
+    assert backends.BACKEND_CHOICES[0] == "auto"
+    assert set(backends.available_backends()) == {"onnxruntime", "openvino"}
+    with pytest.raises(PipelineError, match="unknown backend 'tensorrt'"):
+        backends.create_backend("tensorrt")
+
+
+def test_runtimes_are_imported_only_when_chosen(small: tuple[Path, np.ndarray]) -> None:
+    code = (
+        "import sys\n"
+        "import senet_infer.backends as b, senet_infer.runner\n"
+        "before = [m for m in ('onnxruntime', 'openvino', 'torch') if m in sys.modules]\n"
+        "be = b.create_backend('onnxruntime')\n"
+        f"be.load({str(small[0])!r}, threads=1)\n"
+        "after = [m for m in ('onnxruntime', 'openvino', 'torch') if m in sys.modules]\n"
+        "print(before, after)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[] ['onnxruntime']"
+
+
+@pytest.mark.parametrize("name", ["onnxruntime", "openvino"])
+def test_interface_static_and_dynamic(name: str, small: tuple[Path, np.ndarray], tmp_path: Path) -> None:
+    path, weights = small
+    backend = backends.create_backend(name)
+    backend.load(path, threads=1)
+    assert backend.inputs == [backends.TensorInfo(INPUT_NAME, (4, 8, 8, 3), np.dtype(np.uint8))]
+    assert backend.outputs == [backends.TensorInfo(OUTPUT_NAME, (4, 10), np.dtype(np.float32))]
+    info = backend.info()
+    assert info["name"] == name and info["version"] and info["device"] == "CPU" and info["precision"] == "fp32"
+    x = np.random.default_rng(1).integers(0, 256, (4, 8, 8, 3), dtype=np.uint8)
+    (out,) = backend.run({INPUT_NAME: x})
+    assert out.dtype == np.float32 and out.shape == (4, 10)
+    np.testing.assert_allclose(out, reference(x, weights), rtol=1e-5, atol=1e-3)
+
+    dynamic = tmp_path / "dynamic.onnx"
+    weights = make_onnx(dynamic, shape=(None, 3, 4, 4), dtype=np.float32, two_outputs=True)
+    backend = backends.create_backend(name)
+    backend.load(dynamic, threads=1)
+    assert backend.inputs[0].shape == (None, 3, 4, 4)
+    assert [o.name for o in backend.outputs] == [OUTPUT_NAME, "total"]
+    x = np.random.default_rng(2).standard_normal((3, 3, 4, 4)).astype(np.float32)
+    logits, total = backend.run({INPUT_NAME: x})
+    np.testing.assert_allclose(logits, reference(x, weights), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(total[:, 0], logits.sum(1), rtol=1e-5, atol=1e-5)
+
+
+def test_openvino_batch_argument_fixes_a_dynamic_batch(tmp_path: Path) -> None:
+    path = tmp_path / "dynamic.onnx"
+    make_onnx(path, shape=(None, 3, 4, 4), dtype=np.float32)
+    backend = backends.create_backend("openvino")
+    backend.load(path, threads=1, batch=5)
+    assert backend.inputs[0].shape == (5, 3, 4, 4)
+
+
+def test_model_precision_metadata(tmp_path: Path, small: tuple[Path, np.ndarray]) -> None:
+    assert backends.model_precision(small[0]) == "fp32"
+    bf16 = with_precision(small[0], tmp_path / "bf16.onnx", "bf16")
+    assert backends.model_precision(bf16) == "bf16"
+    bad = with_precision(small[0], tmp_path / "bad.onnx", "int4")
+    with pytest.raises(PipelineError, match=r"bad\.onnx: metadata senet_infer\.precision='int4'"):
+        backends.model_precision(bad)
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(b"\x00not a protobuf" * 10)
+    with pytest.raises(PipelineError, match="corrupt.onnx"):
+        backends.load_backend("onnxruntime", corrupt, threads=1)
+    with pytest.raises(PipelineError, match="missing.onnx: model not found"):
+        backends.model_precision(tmp_path / "missing.onnx")
+
+
+def test_onnxruntime_refuses_reduced_precision(tmp_path: Path, small: tuple[Path, np.ndarray]) -> None:
+    for precision in ("bf16", "fp16"):
+        path = with_precision(small[0], tmp_path / f"{precision}.onnx", precision)
+        with pytest.raises(PipelineError, match=f"asks for {precision}.*use --backend openvino"):
+            backends.load_backend("onnxruntime", path, threads=1)
+
+
+def test_openvino_fp16_runs_at_fp16_or_refuses(tmp_path: Path, small: tuple[Path, np.ndarray]) -> None:
+    import openvino as ov
+
+    path = with_precision(small[0], tmp_path / "fp16.onnx", "fp16")
+    if "FP16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        backend = backends.load_backend("openvino", path, threads=1)
+        assert backend.info()["precision"] == "fp16"
+    else:  # the plugin would quietly run f32: must be refused, never reported as fp16
+        with pytest.raises(PipelineError, match="cannot run OpenVINO at fp16"):
+            backends.load_backend("openvino", path, threads=1)
+
+
+def test_auto_measures_candidates_or_takes_the_only_one(tmp_path: Path, small: tuple[Path, np.ndarray],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    lines: list[str] = []
+    chosen = backends.load_backend("auto", small[0], threads=1, log=lines.append)
+    assert len(lines) == 1
+    assert "onnxruntime" in lines[0] and "openvino" in lines[0] and f"-> {chosen.name}" in lines[0]
+    assert "zero batch [4x8x8x3]" in lines[0]
+
+    bf16 = with_precision(small[0], tmp_path / "bf16.onnx", "bf16")
+    lines.clear()
+    try:
+        chosen = backends.load_backend("auto", bf16, threads=1, log=lines.append)
+    except PipelineError as exc:  # a CPU without any bf16 path: the only candidate refuses, clearly
+        assert "cannot run OpenVINO at bf16" in str(exc)
+    else:
+        assert chosen.name == "openvino" and chosen.precision == "bf16"
+        assert lines == ["[INFO] backend auto: openvino at bf16 (the only candidate)"]
+
+    monkeypatch.setattr(backends.OpenVinoBackend, "installed", classmethod(lambda cls: False))
+    with pytest.raises(PipelineError, match="no installed backend runs bf16"):
+        backends.load_backend("auto", bf16, threads=1)
+
+
+def test_real_model_fp32_backends_agree_and_bf16_drift(dynamic_onnx: Path, tmp_path: Path) -> None:
+    """fp32: ONNX Runtime and OpenVINO within 1e-5; OpenVINO bf16 close to fp32 (drift printed)."""
+    from senet_infer.model import calibration_batch
+
+    x = calibration_batch(2, seed=11).numpy()
+    outs = {}
+    for name in ("onnxruntime", "openvino"):
+        backend = backends.load_backend(name, dynamic_onnx, threads=2, batch=2)
+        (outs[name],) = backend.run({INPUT_NAME: x})
+    assert relative_error(outs["openvino"], outs["onnxruntime"]) < 1e-5
+
+    bf16_path = with_precision(dynamic_onnx, tmp_path / "bf16.onnx", "bf16")
+    try:
+        backend = backends.load_backend("openvino", bf16_path, threads=2, batch=2)
+    except PipelineError as exc:
+        pytest.skip(f"this CPU runs no bf16: {exc}")
+    assert backend.info()["precision"] == "bf16"
+    (low,) = backend.run({INPUT_NAME: x})
+    ref = outs["onnxruntime"]
+    cosine = (low * ref).sum(1) / np.linalg.norm(low, axis=1) / np.linalg.norm(ref, axis=1)
+    drift = relative_error(low, ref)
+    print(f"OpenVINO bf16 vs fp32: relative error {drift:.2e}, min cosine {cosine.min():.5f}, "
+          f"top-1 agreement {(low.argmax(1) == ref.argmax(1)).sum()}/{len(ref)}")
+    assert cosine.min() > 0.99
+    assert 0 < drift < 0.1  # non-zero: it really ran at bf16, not fp32 under another name
