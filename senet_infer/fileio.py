@@ -18,6 +18,8 @@ from .errors import PipelineError
 RESULT_FORMATS = ("BIN", "NPY", "TXT")
 _RESULT_RE = re.compile(r"^(?P<stem>.+)_(?P<index>\d+)\.(?P<ext>txt|npy|bin)$", re.IGNORECASE)
 _NATURAL_SPLIT = re.compile(r"(\d+)")
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def natural_key(name: str) -> list[Any]:
@@ -47,6 +49,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual permissions
     try:
         yield tmp
         os.replace(tmp, final)

@@ -57,3 +57,13 @@ def test_bad_result_files(tmp_path: Path) -> None:
     text.write_text("1.0 nan? x\n")
     with pytest.raises(PipelineError, match="b_0.txt: cannot read result"):
         read_result(text)
+
+
+def test_atomic_outputs_get_the_usual_permissions(tmp_path: Path) -> None:
+    import os
+
+    target = tmp_path / "out.json"
+    atomic_write_bytes(target, b"{}")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
