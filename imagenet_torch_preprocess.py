@@ -47,8 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = preprocess_folder(args.src, args.dst, chosen, workers=args.workers, force=args.force,
                                progress=not args.quiet)
     print(f"transform: {chosen.describe()}")
-    print(f"{report.images} images -> {report.dst} in {report.elapsed_s:.1f} s "
-          f"({report.images_per_s:.1f} images/s, {report.workers} workers)")
+    if report.written + report.failed:
+        print(f"{report.images} images -> {report.dst} in {report.elapsed_s:.1f} s "
+              f"({report.images_per_s:.1f} images/s, {report.workers} workers)")
+    else:
+        print(f"{report.images} images -> {report.dst}: every output already up to date")
     print(report.counts_line())
     if not report.ok:
         print(f"error: {report.failed} of {report.images} images failed (named above); the output folder is "

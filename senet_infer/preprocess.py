@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
 
 from . import imagenet
 from .cli import default_workers
@@ -284,17 +285,11 @@ def _run_tasks(
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 yield from zip(pending.pop(future), future.result())
-    except BrokenProcessPool:
-        raise PipelineError(
-            "a preprocessing worker process died (out of memory?); rerun to finish the remaining images"
-        ) from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _stderr_line(message: str) -> None:
-    from tqdm import tqdm
-
     tqdm.write(message, file=sys.stderr)  # keeps the progress bar intact below the message
 
 
@@ -314,9 +309,9 @@ def preprocess_folder(
     ``log`` receives the warnings and per-image failure lines (default: stderr). A failed image does
     not stop the others: check ``report.ok``. User errors (missing or empty ``src``, ``dst`` inside
     ``src``, colliding stems) raise PipelineError before anything is written.
+    Workers are started with forkserver, which re-imports the caller's main module: a calling
+    script needs the usual ``if __name__ == "__main__":`` guard.
     """
-    from tqdm import tqdm
-
     src, dst = Path(src), Path(dst)
     emit = log or _stderr_line
     images, others = list_images(src)
@@ -345,13 +340,17 @@ def preprocess_folder(
             tasks.append((str(image), str(out)))
     with tqdm(total=len(images), initial=report.skipped, disable=not progress, file=sys.stderr,
               unit="img", desc="preprocess", dynamic_ncols=True) as bar:
-        for (image, _), error in _run_tasks(tasks, transform, min(workers, len(tasks))):
-            if error is None:
-                report.written += 1
-            else:
-                report.failures.append((Path(image), error))
-                emit(f"failed: {error}")
-            bar.update(1)
+        try:
+            for (image, _), error in _run_tasks(tasks, transform, min(workers, len(tasks))):
+                if error is None:
+                    report.written += 1
+                else:
+                    report.failures.append((Path(image), error))
+                    emit(f"failed: {error}")
+                bar.update(1)
+        except BrokenProcessPool:
+            raise PipelineError(f"{dst}: a worker process died (out of memory?) after {report.written} files "
+                                "were written; rerun to finish the rest") from None
     report.failures.sort(key=lambda item: natural_key(item[0].name))
     report.elapsed_s = time.perf_counter() - start
     return report
