@@ -263,7 +263,9 @@ class MetricReport:
 
     def summary_line(self) -> str:
         """The one line the script prints, e.g. ``top-1 77.36 %, top-5 93.76 % on 50000 images``."""
-        scope = f"{self.count} images" if self.count == self.labelled else f"{self.count} of {self.labelled} labelled images"
+        scope = f"{self.count} images"
+        if self.count != self.labelled:
+            scope = f"{self.count} of {self.labelled} labelled images"
         return f"top-1 {self.top1:.2f} %, top-5 {self.top5:.2f} % on {scope}"
 
     def to_json(self, annotations: Mapping[str, str] | None = None) -> dict[str, Any]:
