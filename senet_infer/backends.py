@@ -26,10 +26,9 @@ from typing import ClassVar
 
 import numpy as np
 
+from .convert import PRECISION_KEY, PRECISIONS  # the converter writes the key; one definition
 from .errors import PipelineError
 
-PRECISION_KEY = "senet_infer.precision"
-PRECISIONS = ("fp32", "fp16", "bf16")
 DEFAULT_PRECISION = "fp32"
 AUTO = "auto"
 

@@ -564,12 +564,12 @@ def _read_into(f: InputFile, view: memoryview, dtype: np.dtype) -> None:
         raise PipelineError(f"{f.path}: size changed while running (expected {len(view)} bytes)")
 
 
-def _read_batches(plan: InputPlan, inputs: Sequence[backends.TensorInfo], batch: int,
-                  stop: threading.Event) -> Iterator[tuple[dict[str, np.ndarray], int, int]]:
-    """Yield (feeds, first input index, real files) per batch; a short batch repeats its first file."""
+def read_batches(plan: InputPlan, inputs: Sequence[backends.TensorInfo], batch: int,
+                 stop: threading.Event | None = None) -> Iterator[tuple[dict[str, np.ndarray], int, int]]:
+    """Yield (feeds, index of the batch's first file, real files) per batch; a short batch repeats its first file."""
     fpb = plan.files_per_batch
     for b in range(plan.num_batches):
-        if stop.is_set():
+        if stop is not None and stop.is_set():
             return
         lo = b * fpb
         real = min(fpb, plan.num_inputs - lo)
@@ -677,7 +677,7 @@ def run_files(config: RunConfig, log: Callable[[str], None] = print) -> RunSumma
     bar = tqdm(total=plan.num_inputs, unit="file", file=sys.stderr, disable=not config.progress,
                desc="inference", dynamic_ncols=True)
     start = time.perf_counter()
-    batches = _prefetch(_read_batches(plan, backend.inputs, batch, stop), _PREFETCH_BATCHES, stop)
+    batches = _prefetch(read_batches(plan, backend.inputs, batch, stop), _PREFETCH_BATCHES, stop)
     try:
         for index, (feeds, lo, real) in enumerate(batches):
             if index == 0:
