@@ -112,7 +112,7 @@ class AippOp:
     min_chn: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     var_reci_chn: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
     # Every key the block set, in file order (inert ones such as matrix_r0c0 included), for the record.
-    given: tuple[tuple[str, Value], ...] = ()
+    given: tuple[tuple[str, Value], ...] = field(default=(), compare=False)
     source: str = field(default="", compare=False)
     line: int = field(default=0, compare=False)  # line of the block's ``aipp_op``
 

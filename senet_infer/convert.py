@@ -140,6 +140,7 @@ class FidelityReport:
 
     @property
     def passed(self) -> bool:
+        """True when the relative error is below the tolerance."""
         return self.relative_error < self.tolerance
 
     def line(self) -> str:
