@@ -374,6 +374,8 @@ class Pipeline:
         """Convert the dynamic ONNX with AIPP to a static-batch model (ATC on Ascend, aipp_convert.py elsewhere)."""
         target = self.model_path(batch)
         inputs = [self.dynamic_onnx, self.repo / AIPP_CONFIG]
+        if self.ascend:
+            self._resolve_soc()
         options = {"batch": batch, "precision": self.precision, "ascend": self.ascend, "soc": self.soc_version}
         step = f"convert_bs{batch}"
         if self.up_to_date(step, inputs, options, [target]):

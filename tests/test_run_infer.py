@@ -99,12 +99,12 @@ def test_rerun_skips_up_to_date_steps(smoke_run) -> None:
     assert "] metric" in subset.stdout and "] infer" not in subset.stdout and "] perf" not in subset.stdout
 
 
-def test_bad_step_name_and_failing_step(tmp_path: Path) -> None:
+def test_bad_step_name_and_failing_step(tmp_path: Path, demo_checkpoint: Path) -> None:
     proc = run_infer(tmp_path, "--steps", "metric,bogus")
     assert proc.returncode == 2 and "unknown step(s) bogus" in proc.stderr
     images = tmp_path / "imgs"
     images.mkdir()
-    proc = run_infer(tmp_path, "--offline", "--data-dir", str(images))
+    proc = run_infer(tmp_path, "--checkpoint", str(demo_checkpoint), "--data-dir", str(images))
     assert proc.returncode == 2
     assert "step dataset failed" in proc.stderr and "val_label.txt: label file not found" in proc.stderr
 
