@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import platform
 import re
 import shlex
 import shutil
@@ -53,7 +54,6 @@ def build_parser() -> argparse.ArgumentParser:
                     "convert (ATC+AIPP), infer (ais_bench), metric, fidelity vs PyTorch, throughput. On an "
                     "Ascend host (atc on the PATH) the vendor tools run the guide's exact commands; elsewhere "
                     "the portable aipp_convert.py and ais_infer.py do, with the same flags and files.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     data = parser.add_argument_group("inputs")
     data.add_argument("--checkpoint", type=Path, default=None,
@@ -64,22 +64,22 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--label-file", type=Path, default=None,
                       help="labels, one '<image> <class>' line per image (default <work>/dataset/ImageNet/val_label.txt)")
     data.add_argument("--offline", action="store_true", help="do not try to download the weights")
-    data.add_argument("--demo-images", type=positive_int, default=64, help="size of the generated demo set")
+    data.add_argument("--demo-images", type=positive_int, default=64, help="size of the generated demo set (default %(default)s)")
     run = parser.add_argument_group("run")
-    run.add_argument("--backend", choices=BACKENDS, default="auto", help="runtime for the portable runner")
+    run.add_argument("--backend", choices=BACKENDS, default="auto", help="runtime for the portable runner; auto picks the fastest, measured (default %(default)s)")
     run.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                     help="portable converter's --precision_mode (fp32 exact; bf16/fp16 on OpenVINO, drift reported)")
-    run.add_argument("--batch-size", type=positive_int, default=32, help="static batch of the converted model")
+                     help="portable converter's --precision_mode (fp32 exact; bf16/fp16 on OpenVINO, drift reported; default %(default)s)")
+    run.add_argument("--batch-size", type=positive_int, default=32, help="static batch of the converted model (default %(default)s)")
     run.add_argument("--soc-version", default=None,
                      help="ATC --soc_version, e.g. Ascend310P3 (default: read from 'npu-smi info')")
-    run.add_argument("--work-dir", type=Path, default=Path("."), help="where every artefact goes")
+    run.add_argument("--work-dir", type=Path, default=Path("."), help="where every artefact goes (default: the current folder, as in the guide)")
     run.add_argument("--steps", default=",".join(STEPS),
-                     help=f"comma-separated subset of: {','.join(STEPS)}")
+                     help=f"comma-separated subset of: {','.join(STEPS)} (default: all)")
     run.add_argument("--force", action="store_true", help="redo steps even when their outputs are up to date")
     perf = parser.add_argument_group("perf")
     perf.add_argument("--perf-batch-sizes", default=",".join(map(str, PERF_BATCH_SIZES)),
-                      help="batch sizes measured by the perf step")
-    perf.add_argument("--perf-loop", type=positive_int, default=20, help="timed runs per batch size (ais_bench --loop)")
+                      help="batch sizes measured by the perf step (default %(default)s)")
+    perf.add_argument("--perf-loop", type=positive_int, default=20, help="timed runs per batch size, ais_bench --loop (default %(default)s)")
     perf.add_argument("--fidelity-images", type=positive_int, default=None,
                       help="check only this many images, evenly spaced (default: all)")
     return parser
@@ -139,6 +139,7 @@ class Pipeline:
     ascend: bool = False
     soc_version: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    current_step: str = ""
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -180,7 +181,8 @@ class Pipeline:
         return self.work / ".run_infer" / f"{step}.json"
 
     def up_to_date(self, step: str, inputs: Sequence[Path], options: dict[str, object], outputs: Sequence[Path]) -> bool:
-        if self.args.force or not all(p.exists() for p in outputs):
+        forced = self.args.force and self.current_step in self.steps  # not the always-run resolution steps
+        if forced or not all(p.exists() for p in outputs):
             return False
         stamp = self.stamp_path(step)
         try:
@@ -488,7 +490,7 @@ class Pipeline:
         self.record("fidelity", inputs, options, [out])
 
     def step_perf(self) -> None:
-        from .report import PerfRecord, cpu_model, parse_throughput, write_perf_outputs
+        from .report import PerfRecord, cpu_model, parse_throughput, short_cpu_name, write_perf_outputs
 
         outputs = [self.work / name for name in ("perf.json", "perf.md", "perf.png")]
         inputs = [self.dynamic_onnx, self.repo / AIPP_CONFIG]
@@ -517,13 +519,15 @@ class Pipeline:
                 compute = summary.get("NPU_compute_time", {})
                 median, p99, runs = compute.get("median_ms"), compute.get("percentile99_ms"), compute.get("count")
                 backends[batch] = summary.get("backend", {}).get("name", self.args.backend)
-            records.append(PerfRecord(batch, throughput, mean_ms, median, p99, runs))
+            backend = "ais_bench" if self.ascend else backends.get(batch, self.args.backend)
+            records.append(PerfRecord(batch, throughput, mean_ms, backend, self.precision, median, p99, runs))
         if self.ascend:
-            chip = self.soc_version or "Ascend"
+            chip = machine = self.soc_version or "Ascend"
         else:
-            names = sorted(set(backends.values())) or [self.args.backend]
-            chip = f"{cpu_model()} ({os.cpu_count()} cores), {'/'.join(names)}, {self.precision}"
-        meta = {"date": dt.date.today().isoformat(), "loop": self.args.perf_loop, "precision": self.precision,
+            chip = short_cpu_name(cpu_model())
+            machine = f"{cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}"
+        meta = {"date": dt.date.today().isoformat(), "machine": machine, "loop": self.args.perf_loop,
+                "precision": self.precision,
                 "backend_per_batch": {str(k): v for k, v in backends.items()}, "mode": "pure inference (no file I/O)",
                 **self.annotations()}
         paths = write_perf_outputs(self.work, chip, records, meta)
@@ -542,6 +546,7 @@ class Pipeline:
                 continue
             print(f"[{number}/{TOTAL_STEPS}] {name}", flush=True)
             started = time.perf_counter()
+            self.current_step = name
             method: Callable[[], None] = getattr(self, f"step_{name}")
             try:
                 method()

@@ -23,6 +23,8 @@ class PerfRecord:
     batch_size: int
     throughput_images_per_s: float  # ais_bench's formula: 1000 * batch / mean compute ms
     compute_mean_ms: float
+    backend: str = ""
+    precision: str = ""
     compute_median_ms: float | None = None
     compute_p99_ms: float | None = None
     runs: int | None = None
@@ -48,18 +50,25 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def markdown_table(chip: str, records: list[PerfRecord], dataset: str = "pure inference") -> str:
-    """A table shaped like the guide's: chip, batch size, data, throughput (images/s)."""
+def markdown_table(chip: str, records: list[PerfRecord]) -> str:
+    """A table shaped like the guide's (chip, batch size, throughput), with the runtime and precision."""
     lines = [
-        "| chip | batch size | data | throughput (images/s) | mean compute (ms/batch) |",
-        "| --- | ---: | --- | ---: | ---: |",
+        "| chip | backend | precision | batch size | throughput (images/s) | mean compute (ms/batch) |",
+        "| --- | --- | --- | ---: | ---: | ---: |",
     ]
     for record in records:
         lines.append(
-            f"| {chip} | {record.batch_size} | {dataset} | {record.throughput_images_per_s:.1f} | "
-            f"{record.compute_mean_ms:.2f} |"
+            f"| {chip} | {record.backend} | {record.precision} | {record.batch_size} | "
+            f"{record.throughput_images_per_s:.1f} | {record.compute_mean_ms:.2f} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def short_cpu_name(name: str) -> str:
+    """``Intel(R) Xeon(R) Processor @ 2.50GHz`` -> ``Intel Xeon @ 2.50GHz``."""
+    for noise in ("(R)", "(TM)", "(tm)", " CPU", " Processor"):
+        name = name.replace(noise, "")
+    return " ".join(name.split())
 
 
 def write_perf_outputs(
@@ -73,7 +82,8 @@ def write_perf_outputs(
 
     json_path, md_path, png_path = work_dir / "perf.json", work_dir / "perf.md", work_dir / "perf.png"
     atomic_write_json(json_path, {**meta, "chip": chip, "results": [asdict(r) for r in records]})
-    header = f"Throughput, pure inference (`--loop {meta.get('loop')}`), {meta.get('date')}: {chip}\n\n"
+    header = (f"SE-ResNet50 throughput, pure inference (ais_bench `--loop {meta.get('loop')}`, no file I/O), "
+              f"measured {meta.get('date')} on {meta.get('machine', chip)}\n\n")
     atomic_write_text(md_path, header + markdown_table(chip, records))
 
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
@@ -87,7 +97,8 @@ def write_perf_outputs(
     ax.set_xlabel("batch size")
     ax.set_ylabel("throughput (images/s)")
     ax.set_ylim(bottom=0, top=max(values) * 1.15 if values else 1)
-    ax.set_title(f"SE-ResNet50, {chip}", fontsize=9)
+    runtimes = sorted({f"{r.backend} {r.precision}".strip() for r in records})
+    ax.set_title(f"SE-ResNet50, {chip}, {', '.join(runtimes)}", fontsize=9)
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
     with atomic_path(png_path) as tmp:
