@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import tempfile
 from pathlib import Path
@@ -25,19 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from senet_infer import backends, runner  # noqa: E402
 from senet_infer.cli import default_workers, positive_int  # noqa: E402
 from senet_infer.errors import PipelineError  # noqa: E402
+from senet_infer.report import cpu_model  # noqa: E402
 
 VARIANTS = (("onnxruntime", "fp32"), ("openvino", "fp32"), ("openvino", "bf16"))
-
-
-def cpu_name() -> str:
-    """The CPU model from /proc/cpuinfo, else what ``platform`` says."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def cpu_flags() -> str:
@@ -105,7 +94,7 @@ def main() -> int:
                 print(f"  {name} {precision} bs{batch}: {summary.compute.mean_ms:.1f} ms/batch, {ips:.1f} images/s",
                       file=sys.stderr)
 
-    print(f"machine: {cpu_name()}, {default_workers()} cores usable ({os.cpu_count()} online), "
+    print(f"machine: {cpu_model()}, {default_workers()} cores usable ({os.cpu_count()} online), "
           f"{args.threads} threads; CPU extensions: {cpu_flags()}")
     print(f"model: SE-ResNet50 dynamic-batch ONNX ({'given' if args.model else 'demo weights'}), pure mode, "
           f"{args.warmup} warm-up + {args.loop} timed runs per row\n")

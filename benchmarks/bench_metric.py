@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from senet_infer import metric  # noqa: E402
 from senet_infer.cli import default_workers, positive_int  # noqa: E402
 from senet_infer.fileio import RESULT_FORMATS, natural_key, result_file_name, write_result  # noqa: E402
+from senet_infer.report import cpu_model  # noqa: E402
 
 CLASSES = 1000
 SEED = 0
@@ -86,16 +87,6 @@ def naive_top5(result_dir: Path, label_file: Path, limit: int) -> tuple[int, flo
         hits += int(truth[name.rsplit("_", 1)[0]] in order[:5])
     return len(names), 100.0 * hits / len(names)
 
-
-def cpu_model() -> str:
-    """CPU model name from /proc/cpuinfo (Linux), else what platform knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def timed(fn, repeat: int):

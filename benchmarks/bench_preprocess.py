@@ -34,17 +34,8 @@ from senet_infer.preprocess import (  # noqa: E402
     FORMATS, RESIZE_MODES, EvalTransform, list_images, output_path, preprocess_file, preprocess_folder,
 )
 from senet_infer.synthetic import make_image_folder  # noqa: E402
+from senet_infer.report import cpu_model  # noqa: E402
 
-
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo (or the platform's guess elsewhere)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def plain_loop(src: Path, dst: Path, transform: EvalTransform) -> None:

@@ -182,3 +182,27 @@ def test_ascend_branch_issues_the_guides_commands(tmp_path: Path, demo_checkpoin
     assert [r["throughput_images_per_s"] for r in perf["results"]] == [1000 * b / 2.5 for b in (1, 4, 8, 16, 32, 64)]
     fidelity = json.loads((work / "fidelity.json").read_text())
     assert fidelity["precision"] == "fp16" and fidelity["enforced"] is False
+
+
+def test_user_images_and_labels(tmp_path: Path, demo_checkpoint: Path, image_dir: Path) -> None:
+    """--data-dir/--label-file: the same steps on a user's folder; labels are scored, not regenerated."""
+    labels = tmp_path / "val_label.txt"
+    images = sorted(image_dir.iterdir())
+    labels.write_text("".join(f"{p.name} {i % 3}\n" for i, p in enumerate(images)))
+    work = tmp_path / "work"
+    work.mkdir()
+    before = {p.name: p.read_bytes() for p in images}
+    proc = run_infer(work, "--checkpoint", str(demo_checkpoint), "--data-dir", str(image_dir), "--label-file",
+                     str(labels), "--batch-size", "8", "--backend", "openvino",
+                     "--steps", "preprocess,export,convert,infer,metric,fidelity")
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert "demo set" not in proc.stdout and "agreement with PyTorch" not in proc.stdout
+    assert "] perf" not in proc.stdout and not (work / "perf.json").exists()
+    assert not (work / "dataset").exists()
+    assert len(list((work / "result").iterdir())) == len(images)
+    accuracy = json.loads((work / "accuracy_result.json").read_text())
+    assert {i["key"]: i["value"] for i in accuracy["value"]}["Number of images"] == str(len(images))
+    assert "dataset_note" not in accuracy and "DEMO" in accuracy["warning"]
+    fidelity = json.loads((work / "fidelity.json").read_text())
+    assert fidelity["passed"] and fidelity["images"] == len(images) and fidelity["backend"] == "openvino"
+    assert {p.name: p.read_bytes() for p in sorted(image_dir.iterdir())} == before  # input folder untouched
