@@ -161,7 +161,7 @@ class OnnxRuntimeBackend(Backend):
         return TensorInfo(arg.name, _static_dims(arg.shape), np.dtype(dtype))  # type: ignore[attr-defined]
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
-        return self._session.run(self._output_names, dict(feeds))  # type: ignore[union-attr]
+        return self._session.run(self._output_names, dict(feeds))  # type: ignore[union-attr,attr-defined]
 
 
 _OV_PRECISION = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
@@ -250,7 +250,7 @@ class OpenVinoBackend(Backend):
     def run(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         # share_inputs: the runner never changes a batch once handed over; outputs are copied
         # (share_outputs=False) because the next run reuses the request's output tensors.
-        results = self._request.infer(dict(feeds), share_inputs=True)  # type: ignore[union-attr]
+        results = self._request.infer(dict(feeds), share_inputs=True)  # type: ignore[union-attr,attr-defined]
         return [results[port] for port in self._ports]
 
 

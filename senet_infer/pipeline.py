@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +43,7 @@ ACCURACY_JSON = "accuracy_result.json"
 DEMO_WARNING = "DEMO weights (seeded random, calibrated): accuracy figures from them mean nothing"
 DEMO_DATA_NOTE = ("demo images labelled with the PyTorch reference model's own top-1: accuracy on them measures "
                   "agreement with PyTorch, not ImageNet accuracy")
+DEMO_SEED = 0
 _NPU_ROW = re.compile(r"^\|\s*\d+\s+(\S+)\s+\|\s*\w+")
 
 
@@ -103,7 +104,7 @@ def _parse_sizes(text: str) -> list[int]:
     return sizes
 
 
-def _fingerprint(paths: Sequence[Path], options: dict[str, object]) -> str:
+def _fingerprint(paths: Sequence[Path], options: Mapping[str, object]) -> str:
     """Hash of the options and of each input's name, size and modification time (folders: every file)."""
     digest = hashlib.sha256(json.dumps(options, sort_keys=True, default=str).encode())
     for path in paths:
@@ -180,7 +181,8 @@ class Pipeline:
     def stamp_path(self, step: str) -> Path:
         return self.work / ".run_infer" / f"{step}.json"
 
-    def up_to_date(self, step: str, inputs: Sequence[Path], options: dict[str, object], outputs: Sequence[Path]) -> bool:
+    def up_to_date(self, step: str, inputs: Sequence[Path], options: Mapping[str, object],
+                   outputs: Sequence[Path]) -> bool:
         forced = self.args.force and self.current_step in self.steps  # not the always-run resolution steps
         if forced or not all(p.exists() for p in outputs):
             return False
@@ -191,7 +193,8 @@ class Pipeline:
             return False
         return recorded.get("inputs") == _fingerprint(inputs, options) and recorded.get("outputs") == _fingerprint(outputs, {})
 
-    def record(self, step: str, inputs: Sequence[Path], options: dict[str, object], outputs: Sequence[Path]) -> None:
+    def record(self, step: str, inputs: Sequence[Path], options: Mapping[str, object],
+               outputs: Sequence[Path]) -> None:
         atomic_write_json(self.stamp_path(step), {"inputs": _fingerprint(inputs, options),
                                                   "outputs": _fingerprint(outputs, {})})
 
@@ -290,15 +293,15 @@ class Pipeline:
         self.data_dir, self.label_file = demo_root / "val_union", demo_root / "val_label.txt"
         print(f"  {self.rel(data_dir)} absent: using a generated demo set in {self.rel(demo_root)}")
         print(f"  NOTE: {DEMO_DATA_NOTE}")
-        options = {"images": self.args.demo_images, "seed": 0}
+        options = {"images": self.args.demo_images, "seed": DEMO_SEED}
         assert self.checkpoint is not None
         if self.up_to_date("dataset", [self.checkpoint], options, [self.data_dir, self.label_file]):
             print("  demo set up to date")
             return
-        self._generate_demo_set(options)
+        self._generate_demo_set()
         self.record("dataset", [self.checkpoint], options, [self.data_dir, self.label_file])
 
-    def _generate_demo_set(self, options: dict[str, object]) -> None:
+    def _generate_demo_set(self) -> None:
         import numpy as np
         import torch
 
@@ -310,7 +313,7 @@ class Pipeline:
         assert self.data_dir is not None and self.label_file is not None and self.checkpoint is not None
         if self.data_dir.exists():
             shutil.rmtree(self.data_dir)  # our own generated folder: regenerate it whole
-        images = make_image_folder(self.data_dir, int(options["images"]), seed=int(options["seed"]))
+        images = make_image_folder(self.data_dir, self.args.demo_images, seed=DEMO_SEED)
         (aipp,) = parse_aipp_config(self.repo / AIPP_CONFIG)
         model = load_checkpoint(self.checkpoint)
         labels = []

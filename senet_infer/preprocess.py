@@ -341,11 +341,11 @@ def preprocess_folder(
     with tqdm(total=len(images), initial=report.skipped, disable=not progress, file=sys.stderr,
               unit="img", desc="preprocess", dynamic_ncols=True) as bar:
         try:
-            for (image, _), error in _run_tasks(tasks, transform, min(workers, len(tasks))):
+            for (image_name, _), error in _run_tasks(tasks, transform, min(workers, len(tasks))):
                 if error is None:
                     report.written += 1
                 else:
-                    report.failures.append((Path(image), error))
+                    report.failures.append((Path(image_name), error))
                     emit(f"failed: {error}")
                 bar.update(1)
         except BrokenProcessPool:

@@ -39,7 +39,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -586,7 +586,7 @@ def read_batches(plan: InputPlan, inputs: Sequence[backends.TensorInfo], batch: 
         yield feeds, lo, real
 
 
-def _prefetch(items: Iterator[Any], depth: int, stop: threading.Event) -> Iterator[Any]:
+def _prefetch(items: Iterator[Any], depth: int, stop: threading.Event) -> Generator[Any, None, None]:
     """Run ``items`` in a background thread, ``depth`` ahead; its exceptions surface here."""
     q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
 
