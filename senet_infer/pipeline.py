@@ -27,7 +27,7 @@ from pathlib import Path
 from . import imagenet
 from .cli import positive_int
 from .errors import PipelineError
-from .fileio import atomic_write_json, atomic_write_text, stem_of
+from .fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, stem_of
 
 STEPS = ("weights", "dataset", "preprocess", "export", "convert", "infer", "metric", "fidelity", "perf")
 FIRST_STEP_NUMBER = 2  # step 1, set-up, is run_infer.sh's own
@@ -240,7 +240,12 @@ class Pipeline:
 
     @property
     def aipp_config(self) -> Path:
-        return self.work / AIPP_CONFIG
+        """The config the guide reads from the work folder; the project's copy is put there when absent."""
+        path = self.work / AIPP_CONFIG
+        if not path.exists():
+            atomic_write_bytes(path, (self.repo / AIPP_CONFIG).read_bytes())
+            print(f"  copied the project's {AIPP_CONFIG} to {self.rel(path)}")
+        return path
 
     # -- steps -----------------------------------------------------------------------------------
 
@@ -314,7 +319,7 @@ class Pipeline:
         if self.data_dir.exists():
             shutil.rmtree(self.data_dir)  # our own generated folder: regenerate it whole
         images = make_image_folder(self.data_dir, self.args.demo_images, seed=DEMO_SEED)
-        (aipp,) = parse_aipp_config(self.repo / AIPP_CONFIG)
+        (aipp,) = parse_aipp_config(self.aipp_config)
         model = load_checkpoint(self.checkpoint)
         labels = []
         transform = EvalTransform()
@@ -378,7 +383,7 @@ class Pipeline:
     def convert(self, batch: int, *, check: bool = True) -> Path:
         """Convert the dynamic ONNX with AIPP to a static-batch model (ATC on Ascend, aipp_convert.py elsewhere)."""
         target = self.model_path(batch)
-        inputs = [self.dynamic_onnx, self.repo / AIPP_CONFIG]
+        inputs = [self.dynamic_onnx, self.aipp_config]
         if self.ascend:
             self._resolve_soc()
         options = {"batch": batch, "precision": self.precision, "ascend": self.ascend, "soc": self.soc_version}
@@ -386,8 +391,6 @@ class Pipeline:
         if self.up_to_date(step, inputs, options, [target]):
             print(f"  {self.rel(target)} up to date, skipped")
             return target
-        if self.aipp_config.resolve() != (self.repo / AIPP_CONFIG).resolve():
-            shutil.copyfile(self.repo / AIPP_CONFIG, self.aipp_config)  # the guide reads it from the work folder
         stem = self.rel(target.with_suffix(""))
         flags = [
             f"--model={self.rel(self.dynamic_onnx)}", "--framework=5", "--input_format=NCHW",
@@ -414,7 +417,8 @@ class Pipeline:
     def step_convert(self) -> None:
         target = self.model_path(self.args.batch_size)
         tool = "atc (Ascend)" if self.ascend else "aipp_convert.py (portable ATC)"
-        print(f"  {tool}: reads {self.rel(self.dynamic_onnx)} + {AIPP_CONFIG}, writes {self.rel(target)}")
+        print(f"  {tool}: reads {self.rel(self.dynamic_onnx)} + {self.rel(self.aipp_config)}, "
+              f"writes {self.rel(target)}")
         self.convert(self.args.batch_size)
 
     def runner_command(self, model: Path, flags: list[str]) -> tuple[list[str], list[str]]:
@@ -475,12 +479,12 @@ class Pipeline:
         out = self.work / "fidelity.json"
         print(f"  reads {self.rel(self.bin_dir)} + {self.rel(self.result_dir)}/ + {self.rel(self.checkpoint)}, "
               f"writes {self.rel(out)}")
-        inputs = [self.checkpoint, self.bin_dir, self.result_dir, self.repo / AIPP_CONFIG]
+        inputs = [self.checkpoint, self.bin_dir, self.result_dir, self.aipp_config]
         options = {"limit": self.args.fidelity_images, "precision": self.precision, "notes": self.annotations()}
         if self.up_to_date("fidelity", inputs, options, [out]):
             print("  up to date, skipped: " + json.loads(out.read_text())["summary"])
             return
-        (aipp,) = parse_aipp_config(self.repo / AIPP_CONFIG)
+        (aipp,) = parse_aipp_config(self.aipp_config)
         report = compare_with_pytorch(self.checkpoint, self.bin_dir, self.result_dir, aipp,
                                       precision=self.precision, limit=self.args.fidelity_images)
         atomic_write_json(out, {**report.to_dict(), "reference": "PyTorch fp32 with numpy AIPP on the same .bin",
@@ -496,7 +500,7 @@ class Pipeline:
         from .report import PerfRecord, cpu_model, parse_throughput, short_cpu_name, write_perf_outputs
 
         outputs = [self.work / name for name in ("perf.json", "perf.md", "perf.png")]
-        inputs = [self.dynamic_onnx, self.repo / AIPP_CONFIG]
+        inputs = [self.dynamic_onnx, self.aipp_config]
         options = {"sizes": self.perf_sizes, "loop": self.args.perf_loop, "backend": self.args.backend,
                    "precision": self.precision, "ascend": self.ascend, "notes": self.annotations()}
         print(f"  pure inference at batch {', '.join(map(str, self.perf_sizes))}, writes "
