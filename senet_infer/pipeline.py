@@ -488,13 +488,23 @@ class Pipeline:
         report = compare_with_pytorch(self.checkpoint, self.bin_dir, self.result_dir, aipp,
                                       precision=self.precision, limit=self.args.fidelity_images)
         atomic_write_json(out, {**report.to_dict(), "reference": "PyTorch fp32 with numpy AIPP on the same .bin",
-                                "backend": self.args.backend if not self.ascend else "ascend",
+                                "backend": self._runner_backend(),
                                 "summary": report.one_line(), **self.annotations()})
         print("  " + report.one_line())
         if not report.passed:
             raise PipelineError(f"{out}: fp32 results disagree with PyTorch beyond tolerance "
                                 f"(worst image {report.worst_image})")
         self.record("fidelity", inputs, options, [out])
+
+    def _runner_backend(self) -> str:
+        """The runtime that produced ./result: the runner's summary names it (auto resolved)."""
+        if self.ascend:
+            return "ais_bench"
+        try:
+            summary = json.loads((self.work / f"{RESULT_DIRNAME}_summary.json").read_text())
+            return str(summary["backend"]["name"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return self.args.backend
 
     def step_perf(self) -> None:
         from .report import PerfRecord, cpu_model, parse_throughput, short_cpu_name, write_perf_outputs

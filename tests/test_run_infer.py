@@ -68,7 +68,7 @@ def test_smoke_run_writes_every_artefact(smoke_run) -> None:
     assert "DEMO" in accuracy["warning"]
 
     fidelity = json.loads((work / "fidelity.json").read_text())
-    assert fidelity["images"] == 10 and fidelity["passed"] is True
+    assert fidelity["images"] == 10 and fidelity["passed"] is True and fidelity["backend"] == "onnxruntime"
     assert fidelity["max_relative_error"] < 1e-4 and fidelity["top1_agreement"] == 1.0
     assert fidelity["distinct_top1_reference"] >= 3  # demo weights give input-dependent predictions
 
