@@ -151,8 +151,12 @@ class Pipeline:
         except ValueError:
             return str(path.resolve())
 
-    def script(self, name: str) -> list[str]:
-        return [self.python, str(self.repo / name)]
+    def script(self, name: str, args: Sequence[str]) -> tuple[list[str], list[str]]:
+        """(command to run, command as shown): a project script run with this interpreter, shown as
+        ``python3 <script>`` the way a user in the work folder would type it."""
+        path = self.repo / name
+        shown = name if path.parent.resolve() == self.work.resolve() else str(path)
+        return [self.python, str(path), *args], ["python3", shown, *args]
 
     def run(self, command: list[str], display: list[str] | None = None, *, capture: bool = False) -> str:
         """Run a command in the work folder, echoing it as a user would type it; fail on non-zero exit."""
@@ -174,9 +178,6 @@ class Pipeline:
         if rc != 0:
             raise PipelineError(f"command failed with exit status {rc}: {' '.join(shown[:3])} …")
         return output
-
-    def python_display(self, name: str) -> list[str]:
-        return ["python3", name if (self.repo / name).resolve().parent == self.work.resolve() else str(self.repo / name)]
 
     def stamp_path(self, step: str) -> Path:
         return self.work / ".run_infer" / f"{step}.json"
@@ -342,7 +343,7 @@ class Pipeline:
             return
         command = ["imagenet_torch_preprocess.py", self.rel(self.data_dir), self.rel(self.bin_dir)]
         command += ["--force"] if self.args.force else []
-        self.run(self.script(command[0]) + command[1:], ["python3", *command])
+        self.run(*self.script(command[0], command[1:]))
         # Inputs removed since an earlier run leave .bin files behind that would be inferred and scored.
         images, _ = list_images(self.data_dir)
         wanted = {stem_of(p) for p in images}
@@ -360,7 +361,7 @@ class Pipeline:
             print("  up to date, skipped")
             return
         command = ["SE_ResNet50_pth2onnx.py", self.rel(self.checkpoint), self.rel(self.dynamic_onnx)]
-        self.run(self.script(command[0]) + command[1:], ["python3", *command])
+        self.run(*self.script(command[0], command[1:]))
         self.record("export", [self.checkpoint], {}, [self.dynamic_onnx])
 
     def _resolve_soc(self) -> str:
@@ -408,7 +409,7 @@ class Pipeline:
                       f"--precision_mode={self.precision}"]
             flags += [] if check else ["--skip-check"]
             target.parent.mkdir(parents=True, exist_ok=True)
-            self.run(self.script("aipp_convert.py") + flags, ["python3", "aipp_convert.py", *flags])
+            self.run(*self.script("aipp_convert.py", flags))
         if not target.is_file():
             raise PipelineError(f"{target}: the converter finished but wrote no model")
         self.record(step, inputs, options, [target])
@@ -426,7 +427,7 @@ class Pipeline:
         if self.ascend:
             return [self.python, "-m", "ais_bench", *flags], ["python3", "-m", "ais_bench", *flags]
         extra = ["--backend", self.args.backend]
-        return self.script("ais_infer.py") + flags + extra, ["python3", "ais_infer.py", *flags, *extra]
+        return self.script("ais_infer.py", [*flags, *extra])
 
     def step_infer(self) -> None:
         model = self.model_path(self.args.batch_size)
@@ -460,7 +461,8 @@ class Pipeline:
         else:
             command = ["vision_metric_ImageNet.py", self.rel(self.result_dir) + "/", self.rel(self.label_file), "./",
                        ACCURACY_JSON]
-            self.run(self.script(command[0]) + command[1:] + self.annotate_flags(), ["python3", *command])
+            run_command, shown = self.script(command[0], command[1:])
+            self.run(run_command + self.annotate_flags(), shown)
             self.record("metric", inputs, options, [out])
         values = {item["key"]: item["value"] for item in json.loads(out.read_text())["value"]}
         caveat = ""
