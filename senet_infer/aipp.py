@@ -380,7 +380,7 @@ def _build_op(block: _Block, source: str) -> AippOp:
 
 
 def _check_atc_rules(block: _Block, err: _Errors) -> None:
-    """The checks ATC itself makes (PIPELINE.md, "AIPP"); per-field ranges were checked while parsing."""
+    """The checks ATC itself makes on an AIPP config; per-field ranges were checked while parsing."""
     v = block.values
     if "aipp_mode" not in v:
         raise err(block.line, "aipp_mode", "not set (required: static or dynamic)")

@@ -15,7 +15,7 @@ from .aipp import AippOp, apply_aipp
 from .errors import PipelineError
 from .fileio import is_hidden_temp, natural_key, read_result, result_file_name, stem_of
 
-# PIPELINE.md: any fp32 backend vs PyTorch fp32, per image, through the whole pipeline.
+# The project's tolerance for any fp32 backend vs PyTorch fp32, per image, through the whole pipeline.
 FP32_RELATIVE_TOLERANCE = 1e-4
 
 

@@ -1,8 +1,9 @@
 """Steps 4 and 6: an ais_bench-compatible runner (file mode and pure mode) over the portable backends.
 
 Command line: ``python3 ais_infer.py --model M.onnx [--input DIR] [--output OUT --output_dirname NAME]
-[--outfmt BIN|NPY|TXT] [--batchsize N] [--loop N] ...`` — ais_bench's options and behaviour (see
-``PIPELINE.md``), plus ``--backend``, ``--threads`` and ``--annotate``. An ``.om`` model is handed to
+[--outfmt BIN|NPY|TXT] [--batchsize N] [--loop N] ...`` — ais_bench's options and behaviour
+(batching, padding of the last batch, result names and formats, summary), plus ``--backend``,
+``--threads`` and ``--annotate``. An ``.om`` model is handed to
 the real ``python3 -m ais_bench`` when it is installed.
 
 File mode reads the input files batch by batch in a background thread, runs each batch, and
