@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .aipp import AippOp, apply_aipp
+from .compare import relative_error
 from .errors import PipelineError
 from .fileio import atomic_write_bytes
 
@@ -429,8 +430,6 @@ def check_converted(
     """
     onnx = _onnx()
     import onnxruntime as ort
-
-    from .export import relative_error  # imports torch: only when a check runs
 
     model = converted if isinstance(converted, onnx.ModelProto) else onnx.load(os.fspath(converted))
     payload = model.SerializeToString()

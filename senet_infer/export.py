@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from . import imagenet
+from .compare import relative_error
 from .errors import PipelineError
 from .fileio import atomic_path
 
@@ -18,14 +19,6 @@ OPSET = 11
 INPUT_NAME = "image"
 OUTPUT_NAME = "class"
 PARITY_TOLERANCE = 1e-5
-
-
-def relative_error(actual: np.ndarray, reference: np.ndarray) -> float:
-    """‖a − b‖ / ‖b‖ over the whole array (float64)."""
-    a = np.asarray(actual, np.float64)
-    b = np.asarray(reference, np.float64)
-    denom = np.linalg.norm(b)
-    return float(np.linalg.norm(a - b) / denom) if denom else float(np.linalg.norm(a - b))
 
 
 def export_onnx(model: nn.Module, path: str | Path, opset: int = OPSET) -> Path:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import run_script
-from senet_infer.export import relative_error
+from senet_infer.compare import relative_error
 from senet_infer.fileio import read_result
 from test_backends import make_onnx, reference
 
