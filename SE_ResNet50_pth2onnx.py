@@ -4,18 +4,17 @@
     python3 SE_ResNet50_pth2onnx.py ./se_resnet50-ce0d4300.pth ./se_resnet50_dynamic_bs.onnx
 """
 
-from __future__ import annotations
-
 import argparse
 import sys
-from collections.abc import Sequence
+from typing import Optional, Sequence
 
+# senet_infer checks the Python version first; this file parses on 3.6 so that its one-line message shows
 from senet_infer.cli import run_main
 from senet_infer.export import OPSET, PARITY_TOLERANCE, check_parity, export_onnx
 from senet_infer.model import calibration_batch, is_demo_checkpoint, load_checkpoint, verify_weights
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("pth", help="checkpoint: a state_dict, a {'state_dict': ...} wrapper or 'module.'-prefixed keys")
     parser.add_argument("onnx", help="output ONNX file")

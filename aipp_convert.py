@@ -18,12 +18,11 @@ The graph stays fp32: OpenVINO runs the recorded precision (its inference precis
 uses AMX where the CPU has it); ONNX Runtime on CPU runs fp32 only.
 """
 
-from __future__ import annotations
-
 import argparse
 import sys
-from collections.abc import Sequence
+from typing import Optional, Sequence
 
+# senet_infer checks the Python version first; this file parses on 3.6 so that its one-line message shows
 from senet_infer.aipp import parse_aipp_config
 from senet_infer.cli import run_main
 from senet_infer.convert import (
@@ -35,7 +34,7 @@ from senet_infer.errors import PipelineError
 LOG_LEVELS = ("debug", "info", "warning", "error", "null")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     atc = parser.add_argument_group("ATC options")
     atc.add_argument("--model", required=True, help="source ONNX model (never modified)")

@@ -7,16 +7,15 @@
 An .om model is passed on to the real ``python3 -m ais_bench`` (Ascend toolkit) when it is installed.
 """
 
-from __future__ import annotations
-
 import sys
-from collections.abc import Sequence
+from typing import Optional, Sequence
 
+# senet_infer checks the Python version first; this file parses on 3.6 so that its one-line message shows
 from senet_infer.cli import run_main
 from senet_infer.runner import build_parser, config_from_args, print_report, run, run_om
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Optional[Sequence[str]] = None) -> int:
     """Parse ais_bench's options, run the model, print ais_bench's Performance Summary."""
     raw = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(raw)

@@ -9,19 +9,18 @@ The demo checkpoint has the real key layout and behaves numerically like trained
 "accuracy" means nothing.
 """
 
-from __future__ import annotations
-
 import argparse
 import sys
-from collections.abc import Sequence
+from typing import Optional, Sequence
 from pathlib import Path
 
+# senet_infer checks the Python version first; this file parses on 3.6 so that its one-line message shows
 from senet_infer.cli import run_main
 from senet_infer.model import (DEMO_WEIGHTS_NAME, WEIGHTS_NAME, WEIGHTS_URL, download_weights, verify_weights,
                                write_demo_checkpoint)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("path", nargs="?", help=f"where to write (default ./{WEIGHTS_NAME}, or ./{DEMO_WEIGHTS_NAME} with --demo)")
     parser.add_argument("--demo", action="store_true", help="write the seeded demo checkpoint instead of downloading")

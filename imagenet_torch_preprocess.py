@@ -9,18 +9,17 @@ Outputs that already exist with the right size are skipped (--force redoes them)
 0 all written, 1 some images failed (the others are written), 2 usage or folder error.
 """
 
-from __future__ import annotations
-
 import argparse
 import sys
-from collections.abc import Sequence
+from typing import Optional, Sequence
 
+# senet_infer checks the Python version first; this file parses on 3.6 so that its one-line message shows
 from senet_infer import imagenet
 from senet_infer.cli import default_workers, positive_int, run_main
 from senet_infer.preprocess import FORMATS, RESIZE_MODES, EvalTransform, preprocess_folder
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("src", metavar="SRC_DIR", help="folder of .JPEG/.jpg/.jpeg/.png images (any case); never written to")
     parser.add_argument("dst", metavar="DST_DIR", help="output folder (created; must not be inside SRC_DIR)")

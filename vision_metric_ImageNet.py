@@ -4,13 +4,12 @@
     python3 vision_metric_ImageNet.py ./result/ ./dataset/ImageNet/val_label.txt ./ accuracy_result.json
 """
 
-from __future__ import annotations
-
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from typing import Optional, Sequence
 
+# senet_infer checks the Python version first; this file parses on 3.6 so that its one-line message shows
 from senet_infer import imagenet, metric
 from senet_infer.cli import positive_int, run_main
 
@@ -37,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Optional[Sequence[str]] = None) -> int:
     """Parse the command line, score, write the JSON, print one summary line."""
     args = build_parser().parse_args(argv)
     annotations = metric.collect_annotations(args.annotate)

@@ -17,12 +17,13 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Union
 
 import numpy as np
 
 from .errors import PipelineError
 
-Value = bool | int | float | str
+Value = Union[bool, int, float, str]
 
 AIPP_MODES = ("static", "dynamic")
 # input_format values ATC knows; only RGB888_U8 is implemented here.

@@ -26,7 +26,7 @@ RESIZE_MODES = ("shorter", "squash")
 FORMATS = ("uint8", "fp32")
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)  # construct with keywords (kw_only= needs Python 3.10)
 class EvalTransform:
     """How one image becomes a model input; recorded in every artefact that depends on it."""
 
@@ -286,7 +286,9 @@ def _run_tasks(
             for future in done:
                 yield from zip(pending.pop(future), future.result())
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        for future in pending:  # shutdown(cancel_futures=) needs Python 3.9
+            future.cancel()
+        pool.shutdown(wait=True)
 
 
 def _stderr_line(message: str) -> None:

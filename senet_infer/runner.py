@@ -700,7 +700,9 @@ def run_files(config: RunConfig, log: Callable[[str], None] = print) -> RunSumma
             written.update(pending.popleft().result())
     finally:
         batches.close()  # stops and joins the reader thread
-        writers.shutdown(wait=True, cancel_futures=True)
+        for future in pending:  # shutdown(cancel_futures=) needs Python 3.9
+            future.cancel()
+        writers.shutdown(wait=True)
         bar.close()
     wall = time.perf_counter() - start
 
