@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
-import torch
-from torch import nn
 
 from . import imagenet
 from .compare import relative_error
 from .errors import PipelineError
 from .fileio import atomic_path
+
+if TYPE_CHECKING:  # torch is imported when a model is exported, so the I/O names above need no torch
+    import torch
+    from torch import nn
 
 OPSET = 11
 INPUT_NAME = "image"
@@ -21,9 +25,24 @@ OUTPUT_NAME = "class"
 PARITY_TOLERANCE = 1e-5
 
 
+def exporter_options(export: Callable[..., Any]) -> dict[str, Any]:
+    """Keyword arguments that pick the TorchScript exporter: ``dynamo=False`` where ``export`` has it.
+
+    torch 2.5 added ``dynamo=`` (and 2.9 made the dynamo exporter the default); torch 1.6 to 2.4
+    have only the TorchScript exporter and no such argument. Detected from the signature, not
+    from a version string.
+    """
+    try:
+        parameters = inspect.signature(export).parameters
+    except (TypeError, ValueError):  # a builtin without a signature: assume the old interface
+        return {}
+    return {"dynamo": False} if "dynamo" in parameters else {}
+
+
 def export_onnx(model: nn.Module, path: str | Path, opset: int = OPSET) -> Path:
     """Export with input ``image`` [batch,3,224,224] and output ``class`` [batch,classes], batch dynamic."""
     import onnx
+    import torch
 
     path = Path(path)
     dummy = torch.zeros(1, 3, imagenet.CROP_SIZE, imagenet.CROP_SIZE)
@@ -39,7 +58,7 @@ def export_onnx(model: nn.Module, path: str | Path, opset: int = OPSET) -> Path:
             output_names=[OUTPUT_NAME],
             dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
             do_constant_folding=True,
-            dynamo=False,
+            **exporter_options(torch.onnx.export),
         )
         try:
             onnx.checker.check_model(str(tmp), full_check=True)
@@ -65,6 +84,7 @@ class ParityReport:
 def check_parity(model: nn.Module, onnx_path: str | Path, inputs: torch.Tensor) -> ParityReport:
     """Run ``inputs`` through PyTorch and through ONNX Runtime (CPU, fp32) and compare."""
     import onnxruntime as ort
+    import torch
 
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     with torch.no_grad():

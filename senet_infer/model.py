@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -46,13 +48,31 @@ def _brief(names: list[str], limit: int = 8) -> str:
     return shown + (f", … ({len(names) - limit} more)" if len(names) > limit else "")
 
 
+def loader_options(load: Callable[..., Any]) -> dict[str, Any]:
+    """Keyword arguments for ``torch.load``: ``weights_only=True`` where ``load`` has it.
+
+    torch 1.13 added ``weights_only=`` (tensors and plain containers only, no arbitrary
+    pickled code); torch 1.6 to 1.12 load any pickle. Detected from the signature, not from a
+    version string.
+    """
+    try:
+        parameters = inspect.signature(load).parameters
+    except (TypeError, ValueError):  # a builtin without a signature: assume the old interface
+        return {}
+    return {"weights_only": True} if "weights_only" in parameters else {}
+
+
+def _load(path: str | Path) -> object:
+    return torch.load(str(path), map_location="cpu", **loader_options(torch.load))
+
+
 def load_checkpoint(path: str | Path, num_classes: int = imagenet.NUM_CLASSES) -> nn.Module:
     """Build the model and load ``path`` into it; any key or shape mismatch is one clear error."""
     path = Path(path)
     if not path.is_file():
         raise PipelineError(f"{path}: checkpoint not found")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = _load(path)
     except Exception as exc:  # torch raises many types for a corrupt or foreign file
         raise PipelineError(f"{path}: cannot load checkpoint: {str(exc).splitlines()[0]}") from None
     state = _state_dict_of(obj, path)
@@ -81,7 +101,7 @@ def load_checkpoint(path: str | Path, num_classes: int = imagenet.NUM_CLASSES) -
 def is_demo_checkpoint(path: str | Path) -> bool:
     """True when ``path`` is a demo checkpoint written by :func:`write_demo_checkpoint`."""
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = _load(path)
     except Exception:
         return False
     return isinstance(obj, Mapping) and bool(obj.get(DEMO_MARKER_KEY, False))
@@ -205,5 +225,5 @@ def write_demo_checkpoint(path: str | Path, seed: int = 0) -> Path:
     path = Path(path)
     state = make_demo_model(seed).state_dict()
     with atomic_path(path) as tmp:
-        torch.save({"state_dict": state, DEMO_MARKER_KEY: True, "seed": seed}, tmp)
+        torch.save({"state_dict": state, DEMO_MARKER_KEY: True, "seed": seed}, str(tmp))
     return path
