@@ -13,6 +13,37 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+# --without-torch (the Python 3.7 run of tests/run_py37.sh) leaves out what needs PyTorch or
+# torchvision: tests marked ``torch``, tests using these fixtures, and these whole modules.
+# Without the option nothing is left out, so a missing torch fails the main run loudly.
+TORCH_FIXTURES = {"demo_checkpoint", "demo_model"}
+TORCH_MODULES = {"test_model.py", "test_run_infer.py"}  # import torch, or run step 2 through the driver
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--without-torch", action="store_true",
+                     help="leave out the tests that need torch/torchvision; dynamic_onnx becomes a stand-in model")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "torch: needs PyTorch or torchvision (left out by --without-torch)")
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    if config.getoption("--without-torch") and collection_path.name in TORCH_MODULES:
+        return True
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--without-torch"):
+        return
+    needs_torch = [i for i in items if i.get_closest_marker("torch") or TORCH_FIXTURES & set(i.fixturenames)]
+    if needs_torch:
+        config.hook.pytest_deselected(items=needs_torch)
+        left_out = set(needs_torch)
+        items[:] = [i for i in items if i not in left_out]
+
 
 def run_script(script: str, *args: object, cwd: Path | None = None, check: bool = True,
                env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess[str]:
@@ -43,11 +74,16 @@ def demo_model(demo_checkpoint: Path):
 
 
 @pytest.fixture(scope="session")
-def dynamic_onnx(demo_model, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Step 2's dynamic-batch ONNX export of the demo model."""
+def dynamic_onnx(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Step 2's dynamic-batch ONNX export of the demo model (``--without-torch``: an SE-ResNet-like stand-in)."""
+    path = tmp_path_factory.mktemp("onnx") / "se_resnet50_dynamic_bs.onnx"
+    if request.config.getoption("--without-torch"):
+        from onnx_models import se_like_model
+
+        return se_like_model(path)
     from senet_infer.export import export_onnx
 
-    return export_onnx(demo_model, tmp_path_factory.mktemp("onnx") / "se_resnet50_dynamic_bs.onnx")
+    return export_onnx(request.getfixturevalue("demo_model"), path)
 
 
 @pytest.fixture(scope="session")

@@ -319,6 +319,7 @@ def test_apply_aipp_without_crop_keeps_the_source_size() -> None:
     np.testing.assert_allclose(out[0, :, 0, 0], [(255 - 10.5) * 2, (255 - 20.25) * 0.5, -(255 - 30)])
 
 
+@pytest.mark.torch
 def test_apply_aipp_equals_torchvision_center_crop_and_normalize(bin_dir: Path) -> None:
     from torchvision import transforms
 

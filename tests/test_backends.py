@@ -186,6 +186,7 @@ def test_auto_measures_candidates_or_takes_the_only_one(tmp_path: Path, small: t
         backends.load_backend("auto", bf16, threads=1)
 
 
+@pytest.mark.torch
 def test_real_model_fp32_backends_agree_and_bf16_drift(dynamic_onnx: Path, tmp_path: Path) -> None:
     """fp32: ONNX Runtime and OpenVINO within 1e-5; OpenVINO bf16 close to fp32 (drift printed)."""
     from senet_infer.model import calibration_batch

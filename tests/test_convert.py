@@ -182,7 +182,7 @@ def tiny_model(path: Path, inputs: dict[str, int]) -> Path:
         [helper.make_tensor_value_info("class", TensorProto.FLOAT, ["batch", 4])],
         initializers,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)])
+    model = helper.make_model_gen_version(graph, opset_imports=[helper.make_opsetid("", 11)])  # old runtimes read it
     onnx.checker.check_model(model, full_check=True)
     onnx.save(model, path)
     return path

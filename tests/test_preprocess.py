@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from torchvision import transforms as T
 
 from conftest import run_script
 from senet_infer import imagenet
@@ -31,12 +30,14 @@ pytestmark = pytest.mark.filterwarnings("ignore:Palette images with Transparency
 
 def torchvision_uint8(path: Path) -> bytes:
     """The contract: torchvision Resize(256) + CenterCrop(256) on the RGB image, as HWC uint8 bytes."""
+    from torchvision import transforms as T
     image = Image.open(path).convert("RGB")
     return np.asarray(T.CenterCrop(256)(T.Resize(256)(image)), dtype=np.uint8).tobytes()
 
 
 def torchvision_fp32(path: Path) -> np.ndarray:
     """The standard ImageNet eval transform as float32 CHW."""
+    from torchvision import transforms as T
     pipeline = T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(),
                           T.Normalize(imagenet.MEAN, imagenet.STD)])
     return pipeline(Image.open(path).convert("RGB")).numpy()
@@ -77,6 +78,7 @@ SIZES = ((500, 375), (201, 333), (300, 257))
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.torch
 def test_uint8_is_bit_identical_to_torchvision(tmp_path: Path, kind: str) -> None:
     for i, size in enumerate(SIZES):
         suffix = ".png" if kind.startswith(("palette", "rgba")) else ".JPEG"
@@ -103,6 +105,7 @@ def cli_run(image_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     return dst, proc, before
 
 
+@pytest.mark.torch
 def test_cli_writes_one_torchvision_identical_bin_per_image(cli_run, image_dir: Path) -> None:
     dst, proc, _ = cli_run
     images = sorted(image_dir.iterdir())
@@ -128,6 +131,7 @@ def test_one_and_two_workers_give_identical_bytes(cli_run, image_dir: Path, tmp_
     assert tree_digest(dst1) == tree_digest(dst2)
 
 
+@pytest.mark.torch
 def test_fp32_format_matches_torchvision_eval_transform(image_dir: Path, tmp_path: Path) -> None:
     src = copy_images(image_dir, tmp_path / "src", 6)  # one of each kind
     dst = tmp_path / "fp32"

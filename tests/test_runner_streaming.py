@@ -24,7 +24,7 @@ def _tiny_uint8_model(path: Path, batch: int) -> Path:
         [helper.make_tensor_value_info("image", TensorProto.UINT8, [batch, *FILE_SHAPE])],
         [helper.make_tensor_value_info("class", TensorProto.FLOAT, [batch, 3])],
     )
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)]), path)
+    onnx.save(helper.make_model_gen_version(graph, opset_imports=[helper.make_opsetid("", 11)]), path)
     return path
 
 
