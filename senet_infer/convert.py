@@ -177,6 +177,7 @@ class ConversionResult:
 
 def _onnx():
     import onnx  # heavy; only when a model is converted
+    import onnx.numpy_helper  # noqa: F401  (onnx 1.13 does not import it with the package)
 
     return onnx
 
