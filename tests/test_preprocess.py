@@ -151,7 +151,7 @@ def cli_run(image_dir: Path, tmp_path_factory: pytest.TempPathFactory):
 def test_cli_writes_one_torchvision_identical_bin_per_image(cli_run, image_dir: Path) -> None:
     dst, proc, _ = cli_run
     images = sorted(image_dir.iterdir())
-    assert sorted(p.name for p in dst.iterdir()) == sorted(f"{p.name.rsplit('.', 1)[0]}.bin" for p in images)
+    assert sorted(p.name for p in dst.glob("*.bin")) == sorted(f"{p.name.rsplit('.', 1)[0]}.bin" for p in images)
     for image in images:
         out = dst / f"{image.name.rsplit('.', 1)[0]}.bin"
         assert out.stat().st_size == UINT8_BYTES
@@ -359,3 +359,134 @@ def test_preprocess_folder_report(tmp_path: Path) -> None:
     record = report.as_dict()
     assert record["failed"] == 1 and record["output_bytes"] == UINT8_BYTES and record["resize"] == "shorter"
     assert isinstance(record["elapsed_s"], float)
+
+
+# --- reruns: the manifest says how the folder was made -------------------------------------------
+
+def test_rerun_with_another_transform_or_source_is_refused_until_force(tmp_path: Path, capsys) -> None:
+    src = tmp_path / "src"
+    make_image_folder(src, 3, seed=5, assorted=False, size=(120, 90))
+    dst = tmp_path / "dst"
+    assert run_inprocess(capsys, src, dst, "--quiet").returncode == 0
+    default_bytes = tree_digest(dst)
+    proc = run_inprocess(capsys, src, dst, "--quiet", "--resize", "squash")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "--resize shorter" in proc.stderr and "--resize squash" in proc.stderr and "--force" in proc.stderr
+    assert tree_digest(dst) == default_bytes  # refused before anything was written
+    proc = run_inprocess(capsys, src, dst, "--quiet", "--resize", "squash", "--force")
+    assert proc.returncode == 0 and "written 3, skipped 0" in proc.stdout
+    assert run_inprocess(capsys, src, dst, "--quiet", "--resize", "squash").stdout.count("skipped 3") == 1
+
+    other = tmp_path / "other"
+    make_image_folder(other, 3, seed=6, assorted=False, size=(120, 90))  # same names, other pixels
+    proc = run_inprocess(capsys, other, dst, "--quiet", "--resize", "squash")
+    assert proc.returncode == 2 and str(src) in proc.stderr and str(other) in proc.stderr
+
+
+def test_changed_image_is_redone_and_removed_image_loses_its_output(tmp_path: Path, capsys) -> None:
+    src = tmp_path / "src"
+    make_image_folder(src, 3, seed=5, assorted=False, size=(120, 90))
+    dst = tmp_path / "dst"
+    run_inprocess(capsys, src, dst, "--quiet")
+    images = sorted(src.iterdir())
+    write_kind(images[0], "rgb", (130, 95), seed=42)  # same name, new content: not trusted by its size
+    images[2].unlink()
+    proc = run_inprocess(capsys, src, dst, "--quiet")
+    assert proc.returncode == 0 and "written 1, skipped 1 (up to date)" in proc.stdout
+    assert "removed 1 .bin" in proc.stderr
+    assert sorted(p.name for p in dst.glob("*.bin")) == sorted(f"{p.stem}.bin" for p in images[:2])
+    assert (dst / f"{images[0].stem}.bin").read_bytes() == torchvision_uint8(images[0])
+
+
+def test_foreign_bin_files_are_refused_and_outputs_without_record_redone(tmp_path: Path, capsys) -> None:
+    src = tmp_path / "src"
+    make_image_folder(src, 2, seed=5, assorted=False, size=(120, 90))
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    stale = dst / f"{sorted(src.iterdir())[0].stem}.bin"
+    stale.write_bytes(b"\1" * UINT8_BYTES)  # right size, wrong bytes, no manifest: must not be trusted
+    (dst / "someone_else.bin").write_bytes(b"\0" * UINT8_BYTES)
+    proc = run_inprocess(capsys, src, dst, "--quiet")
+    assert proc.returncode == 2 and "someone_else.bin" in proc.stderr and "--force" in proc.stderr
+    proc = run_inprocess(capsys, src, dst, "--quiet", "--force")
+    assert proc.returncode == 0 and "written 2" in proc.stdout
+    assert not (dst / "someone_else.bin").exists()
+    assert stale.read_bytes() == torchvision_uint8(sorted(src.iterdir())[0])
+
+
+def test_leftover_temp_files_of_a_killed_run_are_removed(tmp_path: Path, capsys) -> None:
+    src = tmp_path / "src"
+    make_image_folder(src, 2, seed=5, assorted=False, size=(120, 90))
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    (dst / ".ILSVRC2012_val_00000001.bin.k2j4x9.tmp").write_bytes(b"half")
+    proc = run_inprocess(capsys, src, dst, "--quiet")
+    assert proc.returncode == 0 and "removed 1 temporary file" in proc.stderr
+    assert sorted(p.name for p in dst.iterdir() if p.name.startswith(".")) == [MANIFEST_NAME]
+
+
+# --- awkward names and places ------------------------------------------------------------------
+
+def test_spaces_non_ascii_leading_dashes_and_symlinks(tmp_path: Path, capsys) -> None:
+    real = tmp_path / "real images ü"
+    real.mkdir()
+    names = ["a b.JPEG", "ünïcödé.jpg", "-dash.png", "--x.JPEG"]
+    for i, name in enumerate(names):
+        write_kind(real / name, "palette" if name.endswith(".png") else "rgb", (100 + i, 80), seed=i)
+    outside = write_kind(tmp_path / "outside.JPEG", "rgb", (90, 120), seed=9)
+    (real / "linked file.JPEG").symlink_to(outside)
+    linked_dir = tmp_path / "-linked dir"
+    linked_dir.symlink_to(real, target_is_directory=True)
+    dst = tmp_path / "bins ö" / "-out"
+    proc = run_inprocess(capsys, linked_dir, dst, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    expected = {f"{n.rsplit('.', 1)[0]}.bin": real / n for n in names + ["linked file.JPEG"]}
+    assert sorted(p.name for p in dst.glob("*.bin")) == sorted(expected)
+    for out, image in expected.items():
+        assert (dst / out).read_bytes() == torchvision_uint8(image), out
+    assert "skipped 5" in run_inprocess(capsys, real, dst, "--quiet").stdout  # the same folder, by its real path
+
+
+# --- write failures (the process boundary is what is tested) -------------------------------------
+
+def _script_in_shell(shell_prefix: str, *args: object) -> subprocess.CompletedProcess[str]:
+    import shlex
+
+    command = " ".join([shell_prefix, shlex.quote(sys.executable), shlex.quote(str(REPO / SCRIPT)),
+                        *(shlex.quote(str(a)) for a in args)])
+    return subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=300, cwd=REPO)
+
+
+@pytest.mark.slow
+def test_file_size_limit_stops_with_one_line_and_no_partial_file(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    make_image_folder(src, 3, seed=5, assorted=False, size=(120, 90))
+    dst = tmp_path / "dst"
+    proc = _script_in_shell("ulimit -f 64;", src, dst, "--quiet", "--workers", "1")  # 64 KiB < 192 KiB per .bin
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert str(dst) in lines[0] and ".bin: cannot write: File too large" in lines[0]
+    assert list(dst.glob("*.bin")) == [] and not [p for p in dst.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.slow
+def test_read_only_output_folder_stops_with_one_line(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    make_image_folder(src, 2, seed=5, assorted=False, size=(120, 90))
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    # A read-only bind mount in a private mount namespace (root's permission bits would not stop a write).
+    probe = subprocess.run(["unshare", "-rm", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("no private mount namespace here (unshare -rm)")
+    import shlex
+
+    q = shlex.quote(str(dst))
+    proc = _script_in_shell(f"exec unshare -rm bash -c 'mount --bind {q} {q} && mount -o remount,bind,ro {q} && exec \"$0\" \"$@\"'",
+                            src, dst, "--quiet", "--workers", "1")
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert str(dst) in lines[0] and "Read-only file system" in lines[0]
+    assert list(dst.iterdir()) == []
