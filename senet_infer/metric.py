@@ -351,9 +351,12 @@ class RunSelection:
     files: dict[str, Path]
     summary: Path | None
     others: int
+    unusable: str | None = None  # why a summary beside the folder was not used
 
     def note(self) -> str | None:
-        """One line about the results left out, or None when nothing was."""
+        """One line about the results left out (or a summary that could not be used), or None."""
+        if self.unusable:
+            return self.unusable
         if self.summary is None or not self.others:
             return None
         return (f"scored only the {len(self.files)} results that {self.summary.name} lists; ignored "
@@ -365,9 +368,13 @@ def select_run(scan: ResultScan, use_summary: bool = True) -> RunSelection:
     path = summary_path_for(scan.folder)
     if not use_summary or not path.is_file():
         return RunSelection(dict(scan.files), None, 0)
-    written = {Path(name).name for name in load_summary(path).outfiles()}
+    try:
+        written = {Path(name).name for name in load_summary(path).outfiles()}
+    except PipelineError as exc:
+        return RunSelection(dict(scan.files), None, 0, f"{exc}; scoring every result in {scan.folder}")
     if not written:
-        return RunSelection(dict(scan.files), None, 0)
+        return RunSelection(dict(scan.files), None, 0,
+                            f"{path} lists no result files; scoring every result in {scan.folder}")
     kept = {stem: p for stem, p in scan.files.items() if p.name in written}
     missing = sorted(written - {p.name for p in kept.values()} - _other_outputs(scan.folder, written),
                      key=natural_key)

@@ -459,3 +459,13 @@ def test_duplicate_label_with_the_same_class_is_accepted(tmp_path: Path) -> None
     label_file.write_text("\n".join(lines + [lines[3], lines[3].replace(".JPEG", ".png")]) + "\n")
     _, doc = score(tmp_path, result_dir, label_file)
     assert doc == guide_json(10, 1000)
+
+
+@pytest.mark.parametrize("content", ['{"throughput": 1}', "not json", '{"NPU_compute_time": {}, "throughput": 0}'])
+def test_unusable_summary_is_named_and_every_result_scored(tmp_path: Path, content: str) -> None:
+    result_dir, label_file = make_case(tmp_path)
+    summary_path_for(result_dir).write_text(content)
+    proc, doc = score(tmp_path, result_dir, label_file)
+    assert doc == guide_json(10, 1000)
+    warning = [line for line in proc.stderr.splitlines() if "result_summary.json" in line]
+    assert len(warning) == 1 and "scoring every result" in warning[0]
