@@ -446,3 +446,46 @@ def test_apply_aipp_rejects_inputs_that_do_not_fit() -> None:
         apply_aipp(np.zeros(256 * 256 * 3, np.uint8), op)  # a flat .bin buffer: the caller reshapes it
     with pytest.raises(PipelineError, match="must be uint8"):
         apply_aipp(np.zeros((1, 256, 256, 3), np.float32), op)
+
+
+# --- any text: parsed, or the parser's own one-line error ----------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from senet_infer.aipp import FIELDS, parse_aipp_text  # noqa: E402
+
+# Pieces of real configs, so that generated text gets past the tokenizer and into every rule.
+_PIECES = st.one_of(
+    st.sampled_from(["aipp_op", "{", "}", "<", ">", "[", "]", ":", ";", ",", "\n", " ", "#c\n", '"', "'",
+                     '"image"', "'a\\x41'", '"\\q"', "true", "t", "f", "0", "1", "-1", "0x10", "010", "08", "1e999",
+                     "nan", "1.5f", "static", "dynamic", "RGB888_U8", "YUV420SP_U8", "multi_shape_op", "4096",
+                     "99999999999999999999", "\\", "\x00", "é"]),
+    st.sampled_from(sorted(FIELDS)),
+    st.text(max_size=5),
+)
+
+
+def _assert_parses_or_pipeline_error(text: str) -> None:
+    try:
+        ops = parse_aipp_text(text, "fuzz.config")
+    except PipelineError as exc:
+        message = str(exc)
+        assert message.startswith("fuzz.config") and "\n" not in message, message
+    else:
+        assert ops and all(isinstance(op, AippOp) for op in ops)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_PIECES, max_size=60).map("".join))
+def test_any_config_text_parses_or_fails_with_the_parsers_error(text: str) -> None:
+    _assert_parses_or_pipeline_error(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(sorted(FIELDS)), st.one_of(
+    st.integers(-2**40, 2**40).map(str), st.floats(allow_nan=True).map(repr), st.sampled_from(
+        ["true", "f", "static", "RGB888_U8", "2", '"data"', "[1]", "[1, 2]", "[]", "0x1F"])), max_size=12))
+def test_any_block_of_known_fields_parses_or_fails_with_the_parsers_error(fields: dict[str, str]) -> None:
+    body = "".join(f"  {key}: {value}\n" for key, value in fields.items())
+    _assert_parses_or_pipeline_error("aipp_op {\n" + body + "}\n")
