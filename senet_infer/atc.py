@@ -26,6 +26,9 @@ from .convert import PRECISION_MODES
 from .errors import PipelineError
 
 APPLIED, NO_EFFECT, REFUSED = "applied", "no_effect", "refused"
+# ATC requires --soc_version. Off Ascend it only names the chip in the model's metadata; a driver
+# that has no chip to name passes this one, the chip of the guide's published figures.
+GUIDE_SOC_VERSION = "Ascend310P3"
 NO_EFFECT_LINE = "{flag}: no effect off Ascend"
 
 # ATC's own precision modes (its --help), and --precision_mode_v2's, with the mode each means here.
