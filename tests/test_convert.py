@@ -129,6 +129,7 @@ def test_without_aipp_only_the_batch_is_fixed(workdir: Path, dynamic_onnx: Path)
     # ATC's `--flag value` form as well as `--flag=value`.
     proc = run_script("aipp_convert.py", "--model", dynamic_onnx, "--framework", "5", "--input_shape",
                       "image:2,3,224,224", "--output", workdir / "plain_bs2", "--precision_mode", "force_fp16",
+                      "--soc_version", "Ascend310P3",
                       cwd=workdir)
     assert "fidelity: converted vs dynamic on 2 photo-like images: rel err" in proc.stdout
     assert "(< 1e-05) OK" in proc.stdout
