@@ -10,7 +10,14 @@ NHWC [N, src_h, src_w, 3] and the AIPP crop + normalisation run inside the ONNX 
 is written only after onnx.checker and a fidelity check (converted model vs source model fed the
 numpy AIPP of the same photo-like images, relative error < 1e-5) pass; exit 1 if the check fails.
 
---precision_mode (default fp32) is recorded in the model's metadata as senet_infer.precision:
+Every ATC flag is accepted (senet_infer/atc.py holds the table): those with a portable meaning are
+applied (--out_nodes picks the outputs, --output_type FP32, --precision_mode[_v2]), the Ascend
+compiler's tuning, debugging and chip options print "--<flag>: no effect off Ascend" and are
+recorded, and those that would change the model's interface in a way not implemented here
+(--dynamic_batch_size, --input_fp16_nodes, ...) are refused. As with ATC, --soc_version is required
+and an unknown flag fails ("unknown command line flag 'x'").
+
+--precision_mode (default fp32; ATC's default is force_fp16) is recorded in the model's metadata as senet_infer.precision:
   fp32 <- fp32, force_fp32, must_keep_origin_dtype
   fp16 <- fp16, force_fp16, allow_fp32_to_fp16, allow_mix_precision, allow_mix_precision_fp16
   bf16 <- bf16, allow_fp32_to_bf16, allow_mix_precision_bf16
@@ -18,40 +25,43 @@ The graph stays fp32: OpenVINO runs the recorded precision (its inference precis
 uses AMX where the CPU has it); ONNX Runtime on CPU runs fp32 only.
 """
 
-import argparse
 import sys
+import tempfile
+from pathlib import Path
 from typing import Optional, Sequence
 
 # senet_infer checks the Python version first; this file parses on 3.6 so that its one-line message shows
 from senet_infer.aipp import parse_aipp_config
+from senet_infer.atc import build_parser, check_flags, given_flags, out_node_tensors, parse_atc_args, precision_mode
 from senet_infer.cli import run_main
 from senet_infer.convert import (
-    FRAMEWORKS, METADATA_PREFIX, ONNX_FRAMEWORK, PRECISION_MODES, FidelityError, convert_model,
-    parse_input_shape,
+    FRAMEWORKS, METADATA_PREFIX, ONNX_FRAMEWORK, SOURCE_KEY, FidelityError, convert_model, parse_input_shape,
 )
 from senet_infer.errors import PipelineError
 
-LOG_LEVELS = ("debug", "info", "warning", "error", "null")
+
+def _with_outputs(model_path: str, text: str, folder: str) -> Path:
+    """``--out_nodes``: the source model cut to the chosen outputs (the model itself when they are its outputs)."""
+    import onnx
+    import onnx.utils
+
+    model = onnx.load(model_path)
+    tensors = out_node_tensors(model, text)
+    if tensors == [value.name for value in model.graph.output]:
+        return Path(model_path)
+    initializers = {init.name for init in model.graph.initializer}
+    inputs = [value.name for value in model.graph.input if value.name not in initializers]
+    cut = Path(folder) / Path(model_path).name
+    onnx.utils.extract_model(model_path, str(cut), inputs, tensors)
+    return cut
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    atc = parser.add_argument_group("ATC options")
-    atc.add_argument("--model", required=True, help="source ONNX model (never modified)")
-    atc.add_argument("--framework", required=True,
-                     help="5 = ONNX (the only one here; ATC's 0 Caffe, 1 MindSpore, 3 TensorFlow are not supported)")
-    atc.add_argument("--input_format", default="NCHW", help="layout of the model input: NCHW (the only one here)")
-    atc.add_argument("--input_shape", help="static input shapes, 'name:n,c,h,w[;name2:...]', e.g. image:32,3,224,224")
-    atc.add_argument("--output", required=True, help="output path without extension: writes <output>.onnx")
-    atc.add_argument("--insert_op_conf", help="AIPP config (aipp_op blocks) to fuse in front of the model")
-    atc.add_argument("--precision_mode", default="fp32", choices=list(PRECISION_MODES), metavar="MODE",
-                     help="fp32 (default) | fp16 | bf16 or an ATC mode, recorded as senet_infer.precision "
-                          "(mapping above)")
-    atc.add_argument("--soc_version", help="target chip, e.g. Ascend310P3 (recorded in the model metadata)")
-    atc.add_argument("--log", choices=LOG_LEVELS, default="null", help="ATC log level (recorded)")
-    atc.add_argument("--enable_small_channel", choices=("0", "1"), default="0", help="ATC option (recorded)")
-    parser.add_argument("--skip-check", action="store_true", help="skip the fidelity check (onnx.checker still runs)")
-    args = parser.parse_args(argv)
+    parser = build_parser(__doc__, [
+        ("--skip-check", dict(action="store_true", help="skip the fidelity check (onnx.checker still runs)")),
+    ])
+    args = parse_atc_args(parser, argv)
+    notes = check_flags(args)
 
     try:
         framework = int(args.framework)
@@ -61,31 +71,36 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         known = f" ({FRAMEWORKS[framework]})" if framework in FRAMEWORKS else ""
         raise PipelineError(f"--framework={framework}{known} is not supported by the portable converter: "
                             f"only {ONNX_FRAMEWORK} (ONNX)")
-    if args.input_format != "NCHW":
-        raise PipelineError(f"--input_format={args.input_format} is not supported by the portable converter: only NCHW")
+    input_format = args.input_format or "NCHW"
+    if input_format != "NCHW":
+        raise PipelineError(f"--input_format={input_format} is not supported by the portable converter: only NCHW")
     shapes = parse_input_shape(args.input_shape) if args.input_shape is not None else None
     ops = parse_aipp_config(args.insert_op_conf) if args.insert_op_conf else None
-    recorded = {"framework": str(framework), "input_format": args.input_format, "precision_mode": args.precision_mode,
-                "log": args.log, "enable_small_channel": args.enable_small_channel}
-    if args.soc_version:
-        recorded["soc_version"] = args.soc_version
-    if args.insert_op_conf:
-        recorded["insert_op_conf"] = args.insert_op_conf
-    metadata = {METADATA_PREFIX + key: value for key, value in recorded.items()}
+    precision = precision_mode(args)
+    for note in notes:
+        print(note)
+    recorded = {**given_flags(args), "framework": str(framework), "input_format": input_format,
+                "precision_mode": precision, "source_model": Path(args.model).name}
+    metadata = {(SOURCE_KEY if key == "source_model" else METADATA_PREFIX + key): value
+                for key, value in recorded.items() if key not in ("model", "output", "input_shape")}
 
-    try:
-        result = convert_model(args.model, args.output, shapes, ops, precision=args.precision_mode,
-                               metadata=metadata, check=not args.skip_check)
-    except FidelityError as exc:
-        print(exc.report.line())
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    with tempfile.TemporaryDirectory(prefix="aipp_convert_") as folder:
+        source = _with_outputs(args.model, args.out_nodes, folder) if args.out_nodes and Path(args.model).is_file() \
+            else args.model
+        try:
+            result = convert_model(source, args.output, shapes, ops, precision=precision,
+                                   metadata=metadata, check=not args.skip_check)
+        except FidelityError as exc:
+            print(exc.report.line())
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     aipp = f", AIPP from {args.insert_op_conf}" if ops else ""
     print(f"wrote {result.path} (from {args.model}, precision {result.precision}{aipp})")
     for sig in result.inputs:
         print(f"  input  {sig}")
     for op in ops or ():
-        print(f"    AIPP rank {op.related_input_rank}: {op.describe()}")
+        which = repr(op.related_input_name) if op.related_input_name else f"rank {op.related_input_rank}"
+        print(f"    AIPP {which}: {op.describe()}")
     for sig in result.outputs:
         print(f"  output {sig}")
     print(result.fidelity.line() if result.fidelity else "fidelity: skipped (--skip-check)")

@@ -5,8 +5,14 @@
 
 Default output: DST_DIR/<stem>.bin, raw uint8 RGB HWC 256x256 (196,608 bytes), identical to
 torchvision Resize(256) + CenterCrop(256) on the image converted to RGB (the AIPP model's input).
-Outputs that already exist with the right size are skipped (--force redoes them). Exit status:
-0 all written, 1 some images failed (the others are written), 2 usage or folder error.
+--resize squash gives the ModelZoo original's bytes instead (OpenCV imread, BGR->RGB,
+cv2.resize to 256x256 INTER_CUBIC), which is what the guide's accuracy figures were measured on.
+
+DST_DIR/.preprocess.json records the source folder, the transform and each output's image (name,
+size, mtime). A rerun skips the outputs whose image is unchanged, redoes the others, removes the
+outputs of images no longer in SRC_DIR, and refuses a folder made from another image folder or
+with another --resize/--format (--force redoes it). Exit status: 0 all written, 1 some images
+failed (the others are written), 2 usage, folder or write error.
 """
 
 import argparse
@@ -26,9 +32,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     transform = parser.add_argument_group("transform")
     transform.add_argument("--resize", choices=RESIZE_MODES, default="shorter",
                            help="shorter (default): shorter side to 256, bilinear, center crop 256 (torchvision); "
-                                "squash: the ModelZoo original, whole image stretched to 256x256 bicubic -- "
-                                "PIL's bicubic, not OpenCV's (OpenCV is not a dependency), so pixels differ "
-                                "slightly from the original script's")
+                                "squash: the ModelZoo original's bytes (OpenCV imread, BGR->RGB, whole image "
+                                "stretched to 256x256 with cv2.INTER_CUBIC), as the guide's accuracy figures; "
+                                "needs opencv-python-headless")
     transform.add_argument("--format", choices=FORMATS, default="uint8",
                            help="uint8 (default): RGB HWC 256x256 for the AIPP model; fp32: float32 NCHW "
                                 f"3x{imagenet.CROP_SIZE}x{imagenet.CROP_SIZE} center crop normalised with the "
@@ -37,8 +43,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     run.add_argument("--workers", type=positive_int, default=default_workers(),
                      help="processes (default: all cores, %(default)s here)")
     run.add_argument("--force", action="store_true",
-                     help="redo outputs that already exist with the right size (needed after changing "
-                          "--resize: both modes give files of the same size)")
+                     help="redo every output, also when DST_DIR was made from another folder or with "
+                          "another --resize/--format, and remove .bin files that are not outputs of SRC_DIR")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
 

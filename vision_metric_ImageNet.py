@@ -2,6 +2,11 @@
 """Step 5: top-1..top-5 accuracy of ais_bench results against the ImageNet label file.
 
     python3 vision_metric_ImageNet.py ./result/ ./dataset/ImageNet/val_label.txt ./ accuracy_result.json
+
+The JSON is the ModelZoo original's, byte for byte. With RESULT_DIR's summary beside it
+(./result_summary.json for ./result/), only the results that run wrote are scored, and the
+other result files in the folder are counted and named in a warning. Results named as the real
+ais_bench names them (text before the first dot) are matched to their labels too.
 """
 
 import argparse
@@ -29,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "TXT and NPY results carry their own (default %(default)s)")
     parser.add_argument("--allow-missing", action="store_true",
                         help="score only the labelled images that have a result instead of failing")
+    parser.add_argument("--ignore-summary", action="store_true",
+                        help="score every result in the folder even when its summary lists the files of one run")
     parser.add_argument("--annotate", action="append", default=[], type=metric.parse_annotation,
                         metavar="KEY=VALUE", help="add a top-level string field to the JSON (repeatable)")
     parser.add_argument("--workers", type=positive_int, default=None,
@@ -42,7 +49,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     annotations = metric.collect_annotations(args.annotate)
     out_path = metric.output_path(args.out_dir, args.json_name, args.result_dir)
     report = metric.evaluate(args.result_dir, args.label_file, num_classes=args.num_classes,
-                             allow_missing=args.allow_missing, workers=args.workers)
+                             allow_missing=args.allow_missing, use_summary=not args.ignore_summary,
+                             workers=args.workers)
     prog = os.path.basename(sys.argv[0])
     for warning in report.warnings:
         print(f"{prog}: warning: {warning}", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 
@@ -17,6 +18,7 @@ def run_main(
     main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None, prog: str | None = None
 ) -> int:
     """Run a script's ``main`` and turn a :class:`PipelineError` into one line on stderr and exit 2."""
+    ignore_file_size_signal()
     if prog is None:
         prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "senet_infer"
     try:
@@ -27,6 +29,18 @@ def run_main(
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def ignore_file_size_signal() -> None:
+    """Ignore SIGXFSZ, so a write past ``ulimit -f`` fails with EFBIG (one clear error) instead of killing us.
+
+    An ignored signal stays ignored in child processes, the preprocess workers included.
+    """
+    if hasattr(signal, "SIGXFSZ"):
+        try:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        except ValueError:  # not the main thread: leave the disposition to the process's owner
+            pass
 
 
 def positive_int(text: str) -> int:

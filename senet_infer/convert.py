@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .aipp import AippOp, apply_aipp
+from .aipp import AippOp, apply_aipp, resolve_aipp_ops
 from .compare import relative_error
 from .errors import PipelineError
 from .fileio import atomic_write_bytes
@@ -333,6 +333,15 @@ def _insert_aipp(model: onnx.ModelProto, op: AippOp, value: onnx.ValueInfoProto)
     graph.node.extend([*nodes, *existing])
 
 
+def resolve_model_aipp(
+    model: onnx.ModelProto, input_shape: Mapping[str, tuple[int, ...]] | None, aipp_ops: Sequence[AippOp] | None
+) -> list[AippOp]:
+    """``aipp_ops`` with what they leave to the model settled (:func:`senet_infer.aipp.resolve_aipp_ops`)."""
+    names = [value.name for value in model_inputs(model)]
+    readers = {name: sum(list(node.input).count(name) for node in model.graph.node) for name in names}
+    return resolve_aipp_ops(list(aipp_ops or ()), names, dict(input_shape or {}), readers)
+
+
 def _opset(model: onnx.ModelProto) -> int:
     for entry in model.opset_import:
         if entry.domain in ("", "ai.onnx"):
@@ -501,7 +510,7 @@ def convert_model(
         source = onnx.load(os.fspath(model_path))
     except Exception as exc:  # protobuf raises DecodeError and others for a foreign file
         raise PipelineError(f"{model_path}: not an ONNX model: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
-    ops = list(aipp_ops or ())
+    ops = resolve_model_aipp(source, input_shape, aipp_ops)
     record = {
         PRECISION_KEY: precision,
         INPUT_SHAPE_KEY: format_input_shape(input_shape or {}),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -38,25 +39,77 @@ def is_hidden_temp(path: str | os.PathLike[str]) -> bool:
     return Path(path).name.startswith(".")
 
 
+_TEMP_RE = re.compile(r"^\..+\.[^.]+\.tmp$")  # .<final name>.<mkstemp's random part>.tmp
+
+
+class WriteError(PipelineError, OSError):
+    """A file could not be written (no space, file size limit, permission, read-only file system).
+
+    Also an OSError, so that callers which handled the raw error keep working.
+    """
+
+
+def write_error(path: str | os.PathLike[str], exc: OSError) -> WriteError:
+    """One line naming ``path`` and why it could not be written (``No space left on device`` ...)."""
+    reason = exc.strerror or str(exc)
+    if exc.errno == errno.EFBIG:
+        reason += " (the file size limit, ulimit -f, was reached)"
+    error = WriteError(f"{path}: cannot write: {reason}")
+    error.errno = exc.errno
+    return error
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a hidden temporary path beside ``path``; rename it onto ``path`` only on success.
 
-    A crash leaves no file under the final name, so a rerun never mistakes half a file for a good one.
+    A crash leaves no file under the final name, so a rerun never mistakes half a file for a good one
+    (:func:`remove_stale_temps` clears what a killed process leaves). Any OSError while creating,
+    writing or renaming (no space, ``ulimit -f``, permission, read-only folder) becomes a
+    :class:`WriteError` naming ``path``; the temporary file is removed either way.
     """
     final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    except OSError as exc:
+        raise write_error(final, exc) from None
     os.close(fd)
     tmp = Path(tmp_name)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual permissions
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual permissions
         yield tmp
         os.replace(tmp, final)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(exc, OSError) and not isinstance(exc, PipelineError):
+            raise write_error(final, exc) from None
         raise
+
+
+def remove_stale_temps(folder: str | os.PathLike[str]) -> int:
+    """Delete the hidden ``.<name>.<random>.tmp`` files a killed run left in ``folder``; return how many.
+
+    Only call it on a folder no other process is writing into at the same time.
+    """
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return 0
+    except OSError as exc:
+        raise PipelineError(f"{folder}: cannot list folder: {exc.strerror or exc}") from None
+    for entry in entries:
+        if _TEMP_RE.match(entry.name) and entry.is_file(follow_symlinks=False):
+            try:
+                os.unlink(entry.path)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise PipelineError(f"{entry.path}: cannot remove leftover temporary file: {exc.strerror or exc}") from None
+            removed += 1
+    return removed
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes | memoryview) -> None:

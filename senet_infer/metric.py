@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import threading
 from collections.abc import Mapping, Sequence
@@ -16,7 +17,8 @@ import numpy as np
 from . import imagenet
 from .cli import default_workers
 from .errors import PipelineError
-from .fileio import atomic_write_json, is_hidden_temp, natural_key, parse_result_name, read_result, stem_of
+from .fileio import atomic_write_text, is_hidden_temp, natural_key, parse_result_name, read_result, stem_of
+from .summary import load_summary, summary_path_for
 
 TOP_K = 5
 JSON_TITLE = "Overall statistical evaluation"
@@ -34,7 +36,11 @@ def _short(text: str, limit: int = 60) -> str:
 
 
 def _parse_labels(path: Path) -> dict[str, tuple[int, int]]:
-    """Image stem -> (class, line number) for every labelled image in ``path``."""
+    """Image stem -> (class, line number) for every labelled image in ``path``.
+
+    A UTF-8 BOM and CRLF line ends are accepted; an image named twice with the same class counts
+    once, with two classes it is refused naming both lines.
+    """
     if not path.exists():
         raise PipelineError(f"{path}: label file not found")
     if path.is_dir():
@@ -56,10 +62,14 @@ def _parse_labels(path: Path) -> dict[str, tuple[int, int]]:
         name, class_text = fields
         if not (class_text.isascii() and class_text.isdigit()):
             raise PipelineError(f"{where}: class {_short(class_text)!r} is not a non-negative integer")
-        stem = stem_of(name)
+        stem, label = stem_of(name), int(class_text)
         if stem in labels:
-            raise PipelineError(f"{where}: image {stem!r} is already labelled on line {labels[stem][1]}")
-        labels[stem] = (int(class_text), number)
+            first, first_line = labels[stem]
+            if first != label:
+                raise PipelineError(f"{where}: image {stem!r} has class {label} here but class {first} on line "
+                                    f"{first_line}")
+            continue  # the same image listed twice with the same class: harmless
+        labels[stem] = (label, number)
     if not labels:
         raise PipelineError(f"{path}: no labels (expected lines '<image name> <class>')")
     return labels
@@ -80,6 +90,7 @@ class ResultScan:
     folder: Path
     files: dict[str, Path]  # image stem -> its output-0 result file, in natural order
     ignored: tuple[str, ...]  # names that are not ``<stem>_<k>.txt|npy|bin``, natural order
+    all_results: tuple[str, ...] = ()  # every ``<stem>_<k>.<ext>`` name, any output index
 
     def ignored_warning(self) -> str | None:
         """One line about the ignored files, or None when there are none."""
@@ -99,6 +110,7 @@ def scan_results(result_dir: str | os.PathLike[str]) -> ResultScan:
         raise PipelineError(f"{folder}: not a folder (expected the result folder)")
     files: dict[str, Path] = {}
     ignored: list[str] = []
+    results: list[str] = []
     try:
         entries = sorted(os.scandir(folder), key=lambda e: natural_key(e.name))
     except OSError as exc:
@@ -110,6 +122,7 @@ def scan_results(result_dir: str | os.PathLike[str]) -> ResultScan:
         if parsed is None:
             ignored.append(entry.name)
             continue
+        results.append(entry.name)
         stem, index, _ = parsed
         if index != LOGITS_OUTPUT:
             continue
@@ -119,7 +132,7 @@ def scan_results(result_dir: str | os.PathLike[str]) -> ResultScan:
     if not files:
         hint = f"; {len(ignored)} other entries, e.g. {ignored[0]!r}" if ignored else ""
         raise PipelineError(f"{folder}: no result files (<image>_0.txt, .npy or .bin){hint}")
-    return ResultScan(folder, files, tuple(ignored))
+    return ResultScan(folder, files, tuple(ignored), tuple(results))
 
 
 def _read_logits_file(path: Path, num_classes: int) -> np.ndarray:
@@ -174,9 +187,6 @@ def read_logits(
             f"{paths[odd]}: {sizes[odd]} values, but {int(counts.max())} of {len(paths)} results have {common}; "
             "every result must hold the same number of class scores"
         )
-    nan_rows = np.flatnonzero(np.isnan(logits).any(axis=1))
-    if nan_rows.size:
-        raise PipelineError(f"{paths[int(nan_rows[0])]}: result holds NaN ({nan_rows.size} such results)")
     return logits
 
 
@@ -245,6 +255,7 @@ class MetricReport:
     classes: int  # width of the model output (1001 includes the background class)
     hits: tuple[int, ...]  # hits[k-1]: scored images whose label is in the top k
     warnings: tuple[str, ...] = field(default=())
+    non_finite: int = 0  # results holding NaN or inf (counted wrong)
 
     @property
     def topk_percent(self) -> tuple[float, ...]:
@@ -268,15 +279,25 @@ class MetricReport:
             scope = f"{self.count} of {self.labelled} labelled images"
         return f"top-1 {self.top1:.2f} %, top-5 {self.top5:.2f} % on {scope}"
 
+    def accuracy_texts(self) -> list[str]:
+        """Top-k accuracies as the original script writes them: ``str(round(hits / count * 100, 2)) + '%'``.
+
+        numpy float64 arithmetic and rounding (``np.round``: scale, round half to even, unscale) and
+        the shortest repr, so 40 % is ``"40.0%"`` and 77.36 % is ``"77.36%"``; one entry per k up to
+        ``min(classes, 5)``, as the original's ``min(len(sort_index), topn)``.
+        """
+        ks = min(len(self.hits), self.classes)
+        return [str(round(np.float64(hits) / self.count * 100, 2)) + "%" for hits in self.hits[:ks]]
+
     def to_json(self, annotations: Mapping[str, str] | None = None) -> dict[str, Any]:
-        """The guide's accuracy JSON, plus ``annotations`` as extra top-level string fields."""
-        # Deliberately the guide tool's layout with every value a string ("77.36%"), against this
+        """The original script's accuracy JSON, plus ``annotations`` as extra top-level string fields."""
+        # Deliberately the original's layout with every value a string ("77.36%"), against this
         # project's numbers-are-numbers rule: existing parsers of accuracy_result.json read it so.
         value = [
             {"key": "Number of images", "value": str(self.count)},
             {"key": "Number of classes", "value": str(self.classes)},
         ]
-        value += [{"key": f"Top{k} accuracy", "value": f"{p:.2f}%"} for k, p in enumerate(self.topk_percent, 1)]
+        value += [{"key": f"Top{k} accuracy", "value": text} for k, text in enumerate(self.accuracy_texts(), 1)]
         doc: dict[str, Any] = {"title": JSON_TITLE, "value": value}
         for key, text in (annotations or {}).items():
             if key in doc:
@@ -285,34 +306,132 @@ class MetricReport:
         return doc
 
 
+def json_text(doc: Mapping[str, Any]) -> str:
+    """The original's bytes: ``json.dump`` with its defaults (``", "``/``": "``, ASCII escapes), no newline."""
+    return json.dumps(doc)
+
+
+# --------------------------------------------------------------------------- which results
+
+
+def _first_dot(stem: str) -> str:
+    return stem.split(".")[0]
+
+
+def match_labels(files: Mapping[str, Path], labels: Mapping[str, object]) -> dict[str, str]:
+    """Result stem -> label stem, also for results named as the real ais_bench names them.
+
+    ais_bench names a result by the text before the first dot (``a.b.JPEG`` -> ``a_0.txt``), this
+    project by all but the last extension (``a.b_0.txt``). A result stem matches the label of the
+    same stem, or a dotted label whose first-dot prefix it is (when that label has no result of its
+    own); a result that could be either of two labelled images is refused, naming both.
+    Results with no label are left out (the caller decides).
+    """
+    dotted: dict[str, list[str]] = {}
+    for stem in labels:
+        if _first_dot(stem) != stem:
+            dotted.setdefault(_first_dot(stem), []).append(stem)
+    matched: dict[str, str] = {}
+    for stem, path in files.items():
+        candidates = [stem] if stem in labels else []
+        candidates += [other for other in dotted.get(stem, ()) if other not in files]
+        if len(candidates) > 1:
+            raise PipelineError(
+                f"{path}: result {path.name!r} could belong to image {candidates[0]!r} or {candidates[1]!r} "
+                "(ais_bench names results by the text before the first dot); rename one image and rerun")
+        if candidates:
+            matched[stem] = candidates[0]
+    return matched
+
+
+@dataclass(frozen=True)
+class RunSelection:
+    """The results of one run: those its summary lists, and how many other results the folder holds."""
+
+    files: dict[str, Path]
+    summary: Path | None
+    others: int
+    unusable: str | None = None  # why a summary beside the folder was not used
+
+    def note(self) -> str | None:
+        """One line about the results left out (or a summary that could not be used), or None."""
+        if self.unusable:
+            return self.unusable
+        if self.summary is None or not self.others:
+            return None
+        return (f"scored only the {len(self.files)} results that {self.summary.name} lists; ignored "
+                f"{self.others} other result file(s) in the folder (from an earlier run?)")
+
+
+def select_run(scan: ResultScan, use_summary: bool = True) -> RunSelection:
+    """Keep only the results the run wrote, when ``<result_dir>_summary.json`` sits beside the folder."""
+    path = summary_path_for(scan.folder)
+    if not use_summary or not path.is_file():
+        return RunSelection(dict(scan.files), None, 0)
+    try:
+        written = {Path(name).name for name in load_summary(path).outfiles()}
+    except PipelineError as exc:
+        return RunSelection(dict(scan.files), None, 0, f"{exc}; scoring every result in {scan.folder}")
+    if not written:
+        return RunSelection(dict(scan.files), None, 0,
+                            f"{path} lists no result files; scoring every result in {scan.folder}")
+    kept = {stem: p for stem, p in scan.files.items() if p.name in written}
+    missing = sorted(written - {p.name for p in kept.values()} - _other_outputs(scan.folder, written),
+                     key=natural_key)
+    if missing:
+        raise PipelineError(f"{scan.folder / missing[0]}: listed in {path} but not in the folder "
+                            f"({len(missing)} such files); rerun step 4 or pass --ignore-summary")
+    if not kept:
+        raise PipelineError(f"{path}: none of the results it lists is in {scan.folder}")
+    results = scan.all_results
+    others = sum(1 for name in results if name not in written)
+    return RunSelection(kept, path, others)
+
+
+def _other_outputs(folder: Path, names: set[str]) -> set[str]:
+    """The listed files that are present but are not logits (output index other than 0)."""
+    present = set()
+    for name in names:
+        parsed = parse_result_name(name)
+        if parsed is not None and parsed[1] != LOGITS_OUTPUT and (folder / name).is_file():
+            present.add(name)
+    return present
+
+
 def evaluate(
     result_dir: str | os.PathLike[str],
     label_file: str | os.PathLike[str],
     *,
     num_classes: int = imagenet.NUM_CLASSES,
     allow_missing: bool = False,
+    use_summary: bool = True,
     workers: int | None = None,
     k_max: int = TOP_K,
 ) -> MetricReport:
-    """Score every output-0 result in ``result_dir`` against ``label_file`` (see the module rules)."""
+    """Score the output-0 results of ``result_dir`` (only its run's, when its summary is beside it)."""
     label_path = Path(label_file)
     labels = _parse_labels(label_path)
     scan = scan_results(result_dir)
-    warnings = [w for w in [scan.ignored_warning()] if w]
+    run = select_run(scan, use_summary)
+    warnings = [w for w in [scan.ignored_warning(), run.note()] if w]
 
-    unlabelled = [stem for stem in scan.files if stem not in labels]
+    matched = match_labels(run.files, labels)
+    unlabelled = [stem for stem in run.files if stem not in matched]
     if unlabelled:
         more = f" ({len(unlabelled)} results have none)" if len(unlabelled) > 1 else ""
-        raise PipelineError(f"{scan.files[unlabelled[0]]}: no label for image {unlabelled[0]!r} in {label_path}{more}")
-    missing = [stem for stem in labels if stem not in scan.files]
+        raise PipelineError(f"{run.files[unlabelled[0]]}: no label for image {unlabelled[0]!r} in {label_path}{more}")
+    scored = set(matched.values())
+    missing = [stem for stem in labels if stem not in scored]
     if missing and not allow_missing:
+        where = f"the run of {run.summary.name}" if run.summary else str(scan.folder)
         raise PipelineError(
-            f"{label_path}: {len(missing)} of {len(labels)} labelled images have no result in {scan.folder} "
+            f"{label_path}: {len(missing)} of {len(labels)} labelled images have no result in {where} "
             f"(e.g. {missing[0]!r}); use --allow-missing to score only the results present"
         )
 
-    stems = list(scan.files)
-    logits = read_logits([scan.files[s] for s in stems], num_classes, workers)
+    stems = list(run.files)
+    paths = [run.files[s] for s in stems]
+    logits = read_logits(paths, num_classes, workers)
     classes = logits.shape[1]
     shift = 1 if classes == BACKGROUND_CLASSES else 0
     limit = classes - shift
@@ -323,9 +442,16 @@ def evaluate(
                 f"{label_path}, line {line}: class {label} of image {stem!r} is out of range for "
                 f"{classes}-class results (classes 0..{limit - 1}{background})"
             )
-    targets = np.fromiter((labels[s][0] + shift for s in stems), np.int64, len(stems))
-    hits = topk_hits(logits, targets, k_max)
-    return MetricReport(len(stems), len(labels), classes, tuple(hits), tuple(warnings))
+    targets = np.fromiter((labels[matched[s]][0] + shift for s in stems), np.int64, len(stems))
+    ranks = label_ranks(logits, targets)
+    broken = np.flatnonzero(~np.isfinite(logits).all(axis=1))
+    if broken.size:
+        ranks[broken] = k_max  # a result holding NaN or inf is a failed inference: wrong at every k
+        warnings.append(f"{broken.size} result(s) hold NaN or inf, counted as wrong at every k "
+                        f"(first: {paths[int(broken[0])]})")
+    per_rank = np.bincount(np.minimum(ranks, k_max), minlength=k_max + 1)
+    hits = [int(v) for v in np.cumsum(per_rank)[:k_max]]
+    return MetricReport(len(stems), len(labels), classes, tuple(hits), tuple(warnings), int(broken.size))
 
 
 # --------------------------------------------------------------------------- output
@@ -364,11 +490,7 @@ def output_path(out_dir: str | os.PathLike[str], json_name: str, result_dir: str
 def write_accuracy_json(
     report: MetricReport, path: str | os.PathLike[str], annotations: Mapping[str, str] | None = None
 ) -> Path:
-    """Write the guide's accuracy JSON (plus annotations) to ``path`` atomically."""
+    """Write the original's accuracy JSON, byte for byte (plus annotations), to ``path`` atomically."""
     path = Path(path)
-    doc = report.to_json(annotations)
-    try:
-        atomic_write_json(path, doc)
-    except OSError as exc:
-        raise PipelineError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    atomic_write_text(path, json_text(report.to_json(annotations)))
     return path

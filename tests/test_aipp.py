@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from senet_infer.aipp import AippOp, apply_aipp, parse_aipp_config
+from senet_infer.aipp import AippOp, apply_aipp, parse_aipp_config, resolve_aipp_ops
 from senet_infer.errors import PipelineError
 from senet_infer.imagenet import MEAN, STD
 
@@ -215,13 +216,116 @@ def test_dynamic_mode_is_rejected_by_name(tmp_path: Path) -> None:
                  "dynamic is not supported by the portable converter (static only)")
 
 
-@pytest.mark.parametrize(("changes", "key"), [
-    ({"crop": "false", "src_image_size_w": "0"}, "src_image_size_w"),
-    ({"crop_size_h": "0"}, "crop_size_h"),
+# --- the proto's other spellings, as ATC reads them (protobuf text format) --------------------------
+
+
+@pytest.mark.parametrize("changes", [
+    {"aipp_mode": "1", "input_format": "3"},            # enum numbers of insert_op.proto
+    {"crop": "t", "csc_switch": "f", "rbuv_swap_switch": "False"},
+    {"crop": "1", "rbuv_swap_switch": "0"},
+    {"load_start_pos_h": "0x10", "load_start_pos_w": "020"},  # hex and octal integers
+    {"var_reci_chn_0": "[0.0171247538316637]", "matrix_r0c0": "[]"},  # list syntax of repeated fields
+    {"min_chn_1": "116.28f", "mean_chn_3": "0"},
+    {"input_edge_idx": "0", "cpadding_value": "0", "padding_value": "0.5"},
 ])
-def test_sizes_taken_from_the_model_are_rejected(tmp_path: Path, changes: dict[str, str], key: str) -> None:
-    text = config_text(**changes)
-    assert_error(tmp_path, text, line_of(text, key), key, "not supported by the portable converter")
+def test_proto_spellings_parse_like_the_guide(tmp_path: Path, changes: dict[str, str]) -> None:
+    (guide,) = parse_aipp_config(GUIDE_CONFIG)
+    (op,) = parse_aipp_config(write(tmp_path, config_text(**changes)))
+    assert op == (guide if "input_edge_idx" not in changes else replace(guide, input_edge_idx=0))
+
+
+def test_angle_brackets_and_colon_open_a_block(tmp_path: Path) -> None:
+    body = "".join(f"  {k}: {v}\n" for k, v in GUIDE_FIELDS.items())
+    for text in ("aipp_op <\n" + body + ">\n", "aipp_op: <\n" + body + ">\n"):
+        assert parse_aipp_config(write(tmp_path, text)) == parse_aipp_config(GUIDE_CONFIG)
+
+
+def test_related_input_name_is_a_quoted_string(tmp_path: Path) -> None:
+    (op,) = parse_aipp_config(write(tmp_path, config_text(related_input_name='"ima" \'ge\'')))
+    assert op.related_input_name == "image"
+    text = config_text(related_input_name="image")
+    assert_error(tmp_path, text, line_of(text, "related_input_name"), "related_input_name",
+                 "expected a quoted string, got 'image'")
+
+
+@pytest.mark.parametrize(("key", "value", "words"), [
+    ("aipp_mode", "0", ("not set",)),  # 0 is the proto's 'undefined'
+    ("aipp_mode", "undefined", ("not set",)),
+    ("input_format", "0", ("not set",)),
+    ("input_format", "21", ("unknown value 21", "RGB888_U8 (3)")),
+    ("var_reci_chn_1", "[0.5, 0.25]", ("can not be configured repeatedly",)),
+    ("crop", "[true]", ("only allowed for repeated fields",)),
+    ("load_start_pos_h", "0x", ("expected an integer",)),
+    ("load_start_pos_h", "08", ("expected an integer",)),  # not octal, as in protobuf
+])
+def test_proto_spellings_that_atc_refuses(tmp_path: Path, key: str, value: str, words: tuple[str, ...]) -> None:
+    text = config_text(**{key: value})
+    assert_error(tmp_path, text, line_of(text, key), key, *words)
+
+
+def test_repeated_field_given_twice(tmp_path: Path) -> None:
+    text = config_text() + ""
+    text = text.replace("    var_reci_chn_2:", "    var_reci_chn_1: 0.5\n    var_reci_chn_2:")
+    assert_error(tmp_path, text, line_of(text, "var_reci_chn_1", 2), "var_reci_chn_1",
+                 "can not be configured repeatedly")
+
+
+def test_multi_shape_op_is_refused_by_name(tmp_path: Path) -> None:
+    text = config_text() + "multi_shape_op { mode: batch }\n"
+    assert_error(tmp_path, text, text.count("\n"), "multi_shape_op", "not supported by the portable converter")
+
+
+# --- what the model settles: sizes of 0, related_input_name, input_edge_idx ---------------------
+
+SHAPES = {"image": (4, 3, 224, 224)}
+
+
+def parse_text(tmp_path: Path, text: str) -> list[AippOp]:
+    return parse_aipp_config(write(tmp_path, text))
+
+
+def test_source_size_zero_is_the_models_size(tmp_path: Path) -> None:
+    ops = parse_text(tmp_path, config_text(crop="false", src_image_size_w="0", src_image_size_h="0"))
+    assert ops[0].src_hw == (0, 0)
+    (op,) = resolve_aipp_ops(ops, ["image"], SHAPES, {"image": 1})
+    assert op.src_hw == (224, 224) and op.output_hw == (224, 224) and op.input_shape(4) == (4, 224, 224, 3)
+
+
+def test_crop_size_zero_is_the_models_size(tmp_path: Path) -> None:
+    ops = parse_text(tmp_path, config_text(crop_size_w="0", crop_size_h="0"))
+    (op,) = resolve_aipp_ops(ops, ["image"], SHAPES, {"image": 1})
+    (guide,) = parse_aipp_config(GUIDE_CONFIG)
+    assert (op.crop_size_h, op.crop_size_w) == (224, 224) and op.normalisation()[0].tolist() == guide.normalisation()[0].tolist()
+    with pytest.raises(PipelineError, match=r"crop_size_w: load_start_pos_w \+ crop_size_w = 266 > src_image_size_w = 256 \(sizes of 0 taken"):
+        resolve_aipp_ops(ops, ["image"], {"image": (4, 3, 224, 250)}, {"image": 1})
+
+
+def test_related_input_name_picks_the_rank(tmp_path: Path) -> None:
+    first = config_text(related_input_name='"b"', crop="false")
+    second = config_text(related_input_name='"a"').replace("# test config\n", "")
+    ops = parse_text(tmp_path, first + second)
+    assert [op.related_input_name for op in ops] == ["b", "a"]
+    resolved = resolve_aipp_ops(ops, ["a", "b"], {}, {"a": 1, "b": 1})
+    assert [(op.related_input_name, op.related_input_rank) for op in resolved] == [("a", 0), ("b", 1)]
+    with pytest.raises(PipelineError, match=r"related_input_name: 'b' is not an input of the model \(its inputs: a, x\)"):
+        resolve_aipp_ops(ops, ["a", "x"], {}, {})
+
+
+def test_related_input_name_in_every_block_or_none(tmp_path: Path) -> None:
+    first = config_text(related_input_name='"a"')
+    second = config_text(related_input_rank="1").replace("# test config\n", "")
+    message = assert_error(tmp_path, first + second, first.count("\n") + 1, "related_input_name", "every block or in none")
+    assert f"line {BLOCK_LINE}" in message
+    same = first + config_text(related_input_name='"a"').replace("# test config\n", "")
+    assert_error(tmp_path, same, line_of(same, "related_input_name", 2), "related_input_name", "two aipp_op blocks")
+
+
+def test_input_edge_idx(tmp_path: Path) -> None:
+    ops = parse_text(tmp_path, config_text(input_edge_idx="1"))
+    with pytest.raises(PipelineError, match=r"input_edge_idx: 1 must be smaller than the number of nodes reading input 'image' \(1\)"):
+        resolve_aipp_ops(ops, ["image"], SHAPES, {"image": 1})
+    with pytest.raises(PipelineError, match="one of the 3 nodes reading input 'image': not supported"):
+        resolve_aipp_ops(ops, ["image"], SHAPES, {"image": 3})
 
 
 # --- syntax ---------------------------------------------------------------------------------
@@ -343,3 +447,46 @@ def test_apply_aipp_rejects_inputs_that_do_not_fit() -> None:
         apply_aipp(np.zeros(256 * 256 * 3, np.uint8), op)  # a flat .bin buffer: the caller reshapes it
     with pytest.raises(PipelineError, match="must be uint8"):
         apply_aipp(np.zeros((1, 256, 256, 3), np.float32), op)
+
+
+# --- any text: parsed, or the parser's own one-line error ----------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from senet_infer.aipp import FIELDS, parse_aipp_text  # noqa: E402
+
+# Pieces of real configs, so that generated text gets past the tokenizer and into every rule.
+_PIECES = st.one_of(
+    st.sampled_from(["aipp_op", "{", "}", "<", ">", "[", "]", ":", ";", ",", "\n", " ", "#c\n", '"', "'",
+                     '"image"', "'a\\x41'", '"\\q"', "true", "t", "f", "0", "1", "-1", "0x10", "010", "08", "1e999",
+                     "nan", "1.5f", "static", "dynamic", "RGB888_U8", "YUV420SP_U8", "multi_shape_op", "4096",
+                     "99999999999999999999", "\\", "\x00", "é"]),
+    st.sampled_from(sorted(FIELDS)),
+    st.text(max_size=5),
+)
+
+
+def _assert_parses_or_pipeline_error(text: str) -> None:
+    try:
+        ops = parse_aipp_text(text, "fuzz.config")
+    except PipelineError as exc:
+        message = str(exc)
+        assert message.startswith("fuzz.config") and "\n" not in message, message
+    else:
+        assert ops and all(isinstance(op, AippOp) for op in ops)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_PIECES, max_size=60).map("".join))
+def test_any_config_text_parses_or_fails_with_the_parsers_error(text: str) -> None:
+    _assert_parses_or_pipeline_error(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(sorted(FIELDS)), st.one_of(
+    st.integers(-2**40, 2**40).map(str), st.floats(allow_nan=True).map(repr), st.sampled_from(
+        ["true", "f", "static", "RGB888_U8", "2", '"data"', "[1]", "[1, 2]", "[]", "0x1F"])), max_size=12))
+def test_any_block_of_known_fields_parses_or_fails_with_the_parsers_error(fields: dict[str, str]) -> None:
+    body = "".join(f"  {key}: {value}\n" for key, value in fields.items())
+    _assert_parses_or_pipeline_error("aipp_op {\n" + body + "}\n")

@@ -13,7 +13,10 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+import aipp_convert
 from conftest import run_script
+from senet_infer.atc import FLAGS, NO_EFFECT, REFUSED
+from senet_infer.cli import run_main
 from senet_infer.aipp import AippOp, apply_aipp, parse_aipp_config
 from senet_infer.convert import (
     AIPP_KEY, PRECISION_KEY, FidelityError, convert_model, parse_input_shape, precision_of,
@@ -51,6 +54,20 @@ def workdir(dynamic_onnx: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     return folder
 
 
+def convert_main(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
+    """Run ``aipp_convert.py args`` in this process: (exit status, stdout, stderr)."""
+    rc = run_main(aipp_convert.main, [str(a) for a in args], prog="aipp_convert.py")
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def assert_one_line_error(rc: int, err: str, *words: str) -> None:
+    assert rc == 2, err
+    assert err.startswith("aipp_convert.py: error: ") and len(err.strip().splitlines()) == 1, err
+    for word in words:
+        assert word in err, err
+
+
 @pytest.fixture(scope="module")
 def guide_run(workdir: Path, dynamic_onnx: Path):
     """The guide's command, run once: (process, converted model path, source hash before the run)."""
@@ -62,6 +79,7 @@ def guide_run(workdir: Path, dynamic_onnx: Path):
 # --- the guide's command on SE-ResNet50 ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_guide_command_writes_an_aipp_model(guide_run, workdir: Path, dynamic_onnx: Path) -> None:
     proc, converted, before = guide_run
     assert "input  image: uint8 [32, 256, 256, 3]" in proc.stdout
@@ -90,6 +108,7 @@ def test_guide_command_writes_an_aipp_model(guide_run, workdir: Path, dynamic_on
     assert (aipp["crop_size_w"], aipp["load_start_pos_h"], aipp["min_chn_0"]) == (224, 16, 123.675)
 
 
+@pytest.mark.slow
 def test_converted_model_matches_dynamic_model_fed_numpy_aipp(guide_run, dynamic_onnx: Path, bin_dir: Path) -> None:
     _, converted, _ = guide_run
     (op,) = parse_aipp_config(GUIDE_CONFIG)
@@ -105,10 +124,12 @@ def test_converted_model_matches_dynamic_model_fed_numpy_aipp(guide_run, dynamic
     np.testing.assert_array_equal(actual.argmax(1), reference.argmax(1))
 
 
+@pytest.mark.slow
 def test_without_aipp_only_the_batch_is_fixed(workdir: Path, dynamic_onnx: Path) -> None:
     # ATC's `--flag value` form as well as `--flag=value`.
     proc = run_script("aipp_convert.py", "--model", dynamic_onnx, "--framework", "5", "--input_shape",
                       "image:2,3,224,224", "--output", workdir / "plain_bs2", "--precision_mode", "force_fp16",
+                      "--soc_version", "Ascend310P3",
                       cwd=workdir)
     assert "fidelity: converted vs dynamic on 2 photo-like images: rel err" in proc.stdout
     assert "(< 1e-05) OK" in proc.stdout
@@ -123,24 +144,25 @@ def test_without_aipp_only_the_batch_is_fixed(workdir: Path, dynamic_onnx: Path)
     assert AIPP_KEY not in meta
 
 
-def test_crop_size_must_equal_input_shape_hw(workdir: Path, tmp_path: Path) -> None:
+def test_crop_size_must_equal_input_shape_hw(workdir: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(workdir)
     config = tmp_path / "crop200.config"
     config.write_text(GUIDE_CONFIG.read_text().replace("crop_size_w: 224", "crop_size_w: 200"))
-    proc = run_script("aipp_convert.py", "--model=./se_resnet50_dynamic_bs.onnx", "--framework=5",
-                      "--input_shape=image:32,3,224,224", f"--output={tmp_path / 'bad'}",
-                      f"--insert_op_conf={config}", cwd=workdir, check=False)
-    assert proc.returncode == 2
-    assert "--input_shape=image:32,3,224,224: image must be N,3,224,200" in proc.stderr
-    assert "AIPP output (3 channels, 224x200 from crop_size_h/w" in proc.stderr
+    rc, _, err = convert_main(capsys, "--model=./se_resnet50_dynamic_bs.onnx", "--framework=5",
+                              "--input_shape=image:32,3,224,224", f"--output={tmp_path / 'bad'}",
+                              f"--insert_op_conf={config}", "--soc_version=Ascend310P3")
+    assert_one_line_error(rc, err, "--input_shape=image:32,3,224,224: image must be N,3,224,200",
+                          "AIPP output (3 channels, 224x200 from crop_size_h/w")
     assert not (tmp_path / "bad.onnx").exists()
 
 
 @pytest.mark.parametrize(("value", "name"), [("3", "TensorFlow"), ("0", "Caffe"), ("1", "MindSpore")])
-def test_other_frameworks_are_rejected(workdir: Path, value: str, name: str) -> None:
-    proc = run_script("aipp_convert.py", "--model=./se_resnet50_dynamic_bs.onnx", f"--framework={value}",
-                      "--output=./never", cwd=workdir, check=False)
-    assert proc.returncode == 2
-    assert f"--framework={value} ({name}) is not supported by the portable converter: only 5 (ONNX)" in proc.stderr
+def test_other_frameworks_are_rejected(workdir: Path, value: str, name: str, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(workdir)
+    rc, _, err = convert_main(capsys, "--model=./se_resnet50_dynamic_bs.onnx", f"--framework={value}",
+                              "--output=./never", "--soc_version=Ascend310P3")
+    assert_one_line_error(rc, err, f"--framework={value} ({name}) is not supported by the portable converter: "
+                                   f"only 5 (ONNX)")
     assert not (workdir / "never.onnx").exists()
 
 
@@ -152,12 +174,11 @@ def test_other_frameworks_are_rejected(workdir: Path, value: str, name: str) -> 
     ("image:32,3,224", "image has 3 dimensions, the model's input has 4"),
     ("image:32,4,224,224", "image dimension 1 is 4, the model fixes it to 3"),
 ])
-def test_bad_input_shape(workdir: Path, shape: str, words: str) -> None:
-    proc = run_script("aipp_convert.py", "--model=./se_resnet50_dynamic_bs.onnx", "--framework=5",
-                      f"--input_shape={shape}", "--output=./never", cwd=workdir, check=False)
-    assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.startswith("aipp_convert.py: error: ") and words in proc.stderr, proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1
+def test_bad_input_shape(workdir: Path, shape: str, words: str, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(workdir)
+    rc, _, err = convert_main(capsys, "--model=./se_resnet50_dynamic_bs.onnx", "--framework=5",
+                              f"--input_shape={shape}", "--output=./never", "--soc_version=Ascend310P3")
+    assert_one_line_error(rc, err, words)
     assert not (workdir / "never.onnx").exists()
 
 
@@ -171,11 +192,11 @@ def tiny_model(path: Path, inputs: dict[str, int]) -> Path:
     for name in inputs:
         weight = numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), f"{name}_w")
         initializers.append(weight)
-        nodes += [helper.make_node("Conv", [name, weight.name], [f"{name}_conv"], pads=[1, 1, 1, 1]),
-                  helper.make_node("GlobalAveragePool", [f"{name}_conv"], [f"{name}_pool"]),
-                  helper.make_node("Flatten", [f"{name}_pool"], [f"{name}_flat"])]
+        nodes += [helper.make_node("Conv", [name, weight.name], [f"{name}_conv"], pads=[1, 1, 1, 1], name=f"{name}/conv"),
+                  helper.make_node("GlobalAveragePool", [f"{name}_conv"], [f"{name}_pool"], name=f"{name}/pool"),
+                  helper.make_node("Flatten", [f"{name}_pool"], [f"{name}_flat"], name=f"{name}/flat")]
         pooled.append(f"{name}_flat")
-    nodes.append(helper.make_node("Sum", pooled, ["class"]))
+    nodes.append(helper.make_node("Sum", pooled, ["class"], name="sum"))
     graph = helper.make_graph(
         nodes, "tiny",
         [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", 3, side, side]) for name, side in inputs.items()],
@@ -265,3 +286,112 @@ def test_parse_input_shape_several_inputs() -> None:
     assert parse_input_shape("image:32,3,224,224; mask:32,1") == {"image": (32, 3, 224, 224), "mask": (32, 1)}
     with pytest.raises(PipelineError, match="image is given twice"):
         parse_input_shape("image:1,3,224,224;image:2,3,224,224")
+
+
+# --- ATC's flags, in process on a small model ------------------------------------------------------
+
+
+def tiny_args(source: Path, output: Path, *extra: str) -> list[str]:
+    return [f"--model={source}", "--framework=5", "--input_shape=image:2,3,8,8", f"--output={output}",
+            "--soc_version=Ascend310P3", *extra]
+
+
+def test_unknown_flag_fails_as_in_atc(tmp_path: Path, capsys) -> None:
+    source = tiny_model(tmp_path / "tiny.onnx", {"image": 8})
+    rc, _, err = convert_main(capsys, *tiny_args(source, tmp_path / "out", "--soc_versoin=Ascend310P3"))
+    assert_one_line_error(rc, err, "unknown command line flag 'soc_versoin'")
+    rc, _, err = convert_main(capsys, *tiny_args(source, tmp_path / "out", "--soc"))  # no abbreviations, as gflags
+    assert_one_line_error(rc, err, "unknown command line flag 'soc'")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.onnx"]
+
+
+def test_soc_version_is_required_as_in_atc(tmp_path: Path, capsys) -> None:
+    source = tiny_model(tmp_path / "tiny.onnx", {"image": 8})
+    args = [a for a in tiny_args(source, tmp_path / "out") if not a.startswith("--soc_version")]
+    rc, _, err = convert_main(capsys, *args)
+    assert_one_line_error(rc, err, "E10004: Value for [--soc_version] is empty.")
+
+
+def test_unknown_precision_mode_lists_atcs_modes(tmp_path: Path, capsys) -> None:
+    source = tiny_model(tmp_path / "tiny.onnx", {"image": 8})
+    rc, _, err = convert_main(capsys, *tiny_args(source, tmp_path / "out", "--precision_mode=int8"))
+    assert_one_line_error(rc, err, "E10001: Value [int8] for parameter [--precision_mode] is invalid. Reason: only "
+                                   "support force_fp16, force_fp32, cube_fp16in_fp32out, allow_mix_precision")
+
+
+@pytest.mark.parametrize("flag", [f for f in FLAGS if f.effect == REFUSED], ids=lambda f: f.name)
+def test_refused_flags_name_themselves(tmp_path: Path, capsys, flag) -> None:
+    source = tiny_model(tmp_path / "tiny.onnx", {"image": 8})
+    rc, _, err = convert_main(capsys, *tiny_args(source, tmp_path / "out", f"--{flag.name}=1"))
+    assert_one_line_error(rc, err, f"--{flag.name}=1: not supported by the portable converter")
+    assert not (tmp_path / "out.onnx").exists()
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--dynamic_batch_size=1,2,4"], "--dynamic_batch_size=1,2,4: not supported"),
+    (["--mode=3"], "--mode=3 (only pre-check) is not supported"),
+    (["--log=verbose"], "E10001: Value [verbose] for parameter [--log] is invalid. Reason: only support debug, info"),
+    (["--output_type=FP16"], "--output_type=FP16: FP16 is not supported by the portable converter"),
+    (["--output_type=FLOAT"], "E10001: Value [FLOAT] for parameter [--output_type]"),
+    (["--is_input_adjust_hw_layout=true"], "NC1HWC0"),
+    (["--precision_mode=force_fp16", "--precision_mode_v2=fp16"], "can not be set at the same time"),
+    (["--out_nodes=nothing:0"], "'nothing:0' is neither 'node:index' of a node of the model nor one of its tensors"),
+])
+def test_flag_values_atc_would_refuse_or_that_cannot_be_honoured(tmp_path: Path, capsys, args, words) -> None:
+    source = tiny_model(tmp_path / "tiny.onnx", {"image": 8})
+    rc, _, err = convert_main(capsys, *tiny_args(source, tmp_path / "out", *args))
+    assert_one_line_error(rc, err, words)
+    assert not (tmp_path / "out.onnx").exists()
+
+
+def test_flags_without_effect_say_so_once_and_are_recorded(tmp_path: Path, capsys) -> None:
+    source = tiny_model(tmp_path / "tiny.onnx", {"image": 8})
+    quiet = [f for f in FLAGS if f.effect == NO_EFFECT]
+    values = {f.name: f.choices[0] if f.choices else "x" for f in quiet}
+    # gflags also takes a single dash: -fusion_switch_file=x
+    extra = [f"{'-' if f.name == 'fusion_switch_file' else '--'}{f.name}={values[f.name]}" for f in quiet]
+    rc, out, err = convert_main(capsys, *tiny_args(source, tmp_path / "out", "--output_type=FP32",
+                                                   "--is_output_adjust_hw_layout=false", *extra))
+    assert rc == 0, err
+    lines = out.splitlines()
+    for flag in quiet:
+        assert lines.count(f"--{flag.name}: no effect off Ascend") == 1, flag.name
+    meta = metadata(onnx.load(tmp_path / "out.onnx"))
+    assert all(meta[f"senet_infer.{f.name}"] == values[f.name] for f in quiet)
+    assert meta["senet_infer.soc_version"] == "Ascend310P3" and meta[PRECISION_KEY] == "fp32"
+
+
+def test_precision_mode_v2(tmp_path: Path, capsys) -> None:
+    source = tiny_model(tmp_path / "tiny.onnx", {"image": 8})
+    rc, _, err = convert_main(capsys, *tiny_args(source, tmp_path / "out", "--precision_mode_v2=mixed_bfloat16",
+                                                 "--skip-check"))
+    assert rc == 0, err
+    assert metadata(onnx.load(tmp_path / "out.onnx"))[PRECISION_KEY] == "bf16"
+
+
+@pytest.mark.parametrize("spec", ["image/pool:0", "image_pool"])
+def test_out_nodes_selects_the_outputs(tmp_path: Path, capsys, spec: str) -> None:
+    source = tiny_model(tmp_path / "tiny.onnx", {"image": 8})
+    rc, out, err = convert_main(capsys, *tiny_args(source, tmp_path / "out", f"--out_nodes={spec}"))
+    assert rc == 0, err
+    assert "(< 1e-05) OK" in out
+    model = onnx.load(tmp_path / "out.onnx")
+    assert [o.name for o in model.graph.output] == ["image_pool"]
+    images = np.random.default_rng(1).standard_normal((2, 3, 8, 8)).astype(np.float32)
+    (pooled,) = ort.InferenceSession(str(tmp_path / "out.onnx"), providers=["CPUExecutionProvider"]).run(
+        None, {"image": images})
+    assert pooled.shape == (2, 4, 1, 1)
+    assert metadata(model)["senet_infer.source_model"] == "tiny.onnx"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.onnx", "tiny.onnx"]
+
+
+def test_aipp_sizes_and_input_taken_from_the_model(tmp_path: Path, capsys) -> None:
+    source = tiny_model(tmp_path / "two.onnx", {"a": 6, "b": 8})
+    config = tmp_path / "aipp.config"
+    config.write_text('aipp_op { aipp_mode: 1 related_input_name: "b" input_format: 3 crop: f '
+                      'src_image_size_w: 0 src_image_size_h: 0 min_chn_0: 10 var_reci_chn_0: 0.5 }\n')
+    rc, out, err = convert_main(capsys, f"--model={source}", "--framework=5", "--input_shape=a:2,3,6,6;b:2,3,8,8",
+                                f"--output={tmp_path / 'out'}", "--soc_version=Ascend310P3",
+                                f"--insert_op_conf={config}")
+    assert rc == 0, err
+    assert "input  b: uint8 [2, 8, 8, 3]" in out and "(< 1e-05) OK" in out

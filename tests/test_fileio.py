@@ -67,3 +67,40 @@ def test_atomic_outputs_get_the_usual_permissions(tmp_path: Path) -> None:
     umask = os.umask(0)
     os.umask(umask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_write_failures_become_one_line_naming_the_final_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import os
+
+    from senet_infer.fileio import WriteError
+
+    target = tmp_path / "out.bin"
+
+    def no_space(*_args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", no_space)
+    with pytest.raises(WriteError) as info:
+        atomic_write_bytes(target, b"data")
+    assert str(info.value) == f"{target}: cannot write: No space left on device"
+    assert isinstance(info.value, PipelineError) and isinstance(info.value, OSError)
+    assert info.value.errno == errno.ENOSPC
+    assert list(tmp_path.iterdir()) == []  # neither the final name nor the temporary file
+
+
+def test_write_into_a_file_posing_as_folder_names_the_path(tmp_path: Path) -> None:
+    blocker = tmp_path / "not_a_dir"
+    blocker.write_text("x")
+    with pytest.raises(PipelineError, match="not_a_dir/out.json: cannot write"):
+        atomic_write_bytes(blocker / "out.json", b"{}")
+
+
+def test_remove_stale_temps_counts_only_atomic_temporaries(tmp_path: Path) -> None:
+    from senet_infer.fileio import remove_stale_temps
+
+    for name in (".a.bin.x7k2_q.tmp", ".b c ü.txt.abc123.tmp", ".preprocess.json", "a.bin", ".hidden", "x.tmp"):
+        (tmp_path / name).write_bytes(b"")
+    assert remove_stale_temps(tmp_path) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".hidden", ".preprocess.json", "a.bin", "x.tmp"]
+    assert remove_stale_temps(tmp_path / "missing") == 0

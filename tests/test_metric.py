@@ -1,21 +1,78 @@
-"""Step 5: vision_metric_ImageNet.py on hand-made results whose top-k accuracy is known exactly."""
+"""Step 5: vision_metric_ImageNet.py on hand-made results whose top-k accuracy is known exactly.
+
+The reference for the JSON's bytes is the ModelZoo original's behaviour, re-implemented below
+(:func:`original_metric_json`) from what that script does, not imported from the project.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from conftest import run_script
+from conftest import REPO
 from senet_infer import metric
+from senet_infer.cli import run_main
 from senet_infer.fileio import result_file_name, write_result
+from senet_infer.summary import Extras, RunSummary, TimeStats, summary_path_for
 
 SCRIPT = "vision_metric_ImageNet.py"
 # Rank of the true class in each of ten images: top-1..top-5 hit 4, 5, 6, 7, 8 of them.
 RANKS = (0, 3, 0, 7, 1, 0, 2, 5, 0, 4)
-EXPECTED = ("40.00%", "50.00%", "60.00%", "70.00%", "80.00%")
+EXPECTED = ("40.0%", "50.0%", "60.0%", "70.0%", "80.0%")  # the original: str(round(x, 2)) + '%'
+
+
+def load_script(name: str):
+    """Import a top-level step script as a module (to call its ``main(argv)`` in this process)."""
+    spec = importlib.util.spec_from_file_location(name[:-3], REPO / name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+MAIN = load_script(SCRIPT).main
+
+
+def original_metric_json(result_dir: Path, label_file: Path, topn: int = 5) -> bytes:
+    """What the ModelZoo original writes, re-implemented from its documented behaviour.
+
+    Labels keyed by the name before its first dot; every file of the folder is a result whose
+    image is its name before the first dot minus the last ``_k``; only the first line is read;
+    hits counted at the label's position in a descending argsort, k up to min(classes, topn);
+    accuracies ``str(round(cumulative hits / count * 100, 2)) + '%'`` in numpy float64;
+    ``json.dump`` with its defaults and no newline. 1001 classes shift the label by one.
+    """
+    labels = {}
+    for line in label_file.read_text().splitlines():
+        name, cls = line.strip().split(" ")
+        labels[name.split(".")[0]] = cls
+    hits = np.zeros(topn)
+    count = classes = shown = 0
+    for name in os.listdir(result_dir):
+        count += 1
+        head = name.split(".")[0]
+        image = head[:head.rfind("_")]
+        with open(result_dir / name) as fh:
+            scores = np.array([np.float32(v) for v in fh.readline().strip().split(" ")], np.float32)
+        classes = len(scores)
+        order = np.argsort(-scores)
+        label = int(labels[image]) + (1 if classes == 1001 else 0)
+        shown = min(len(order), topn)
+        for i in range(shown):
+            if order[i] == label:
+                hits[i] += 1
+                break
+    accuracy = np.cumsum(hits) / count
+    value = [{"key": "Number of images", "value": str(count)}, {"key": "Number of classes", "value": str(classes)}]
+    value += [{"key": "Top" + str(i + 1) + " accuracy", "value": str(round(accuracy[i] * 100, 2)) + "%"}
+              for i in range(shown)]
+    return json.dumps({"title": "Overall statistical evaluation", "value": value}).encode()
 
 
 def image_name(i: int) -> str:
@@ -46,11 +103,36 @@ def make_case(root: Path, fmt: str = "TXT", classes: int = 1000, ranks: tuple[in
     return result_dir, label_file
 
 
-def score(root: Path, result_dir: Path, label_file: Path, *extra: object, check: bool = True):
-    """Run the guide's command line; return (process, parsed JSON or None)."""
-    proc = run_script(SCRIPT, result_dir, label_file, root / "out", "accuracy_result.json", *extra, check=check)
-    out = root / "out" / "accuracy_result.json"
+def score(root: Path, result_dir: Path, label_file: Path, *extra: object, check: bool = True,
+          out_dir: Path | None = None):
+    """Run the guide's command line in this process; return (outcome, parsed JSON or None).
+
+    The outcome has the exit status, stdout and stderr, as a subprocess's would.
+    """
+    out_dir = out_dir or root / "out"
+    argv = [str(a) for a in (result_dir, label_file, out_dir, "accuracy_result.json", *extra)]
+    capture = _CAPSYS[0]
+    capture.readouterr()
+    try:
+        code = run_main(MAIN, argv, prog=SCRIPT)
+    except SystemExit as exc:  # argparse's usage errors
+        code = exc.code
+    captured = capture.readouterr()
+    proc = SimpleNamespace(returncode=code, stdout=captured.out, stderr=captured.err)
+    if check and code != 0:
+        raise AssertionError(f"{SCRIPT} exited {code}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+    out = out_dir / "accuracy_result.json"
     return proc, (json.loads(out.read_text()) if out.exists() else None)
+
+
+_CAPSYS: list = [None]
+
+
+@pytest.fixture(autouse=True)
+def _capture(capsys: pytest.CaptureFixture[str]):
+    _CAPSYS[0] = capsys
+    yield
+    _CAPSYS[0] = None
 
 
 def guide_json(images: int, classes: int, accuracies: tuple[str, ...] = EXPECTED) -> dict:
@@ -83,6 +165,8 @@ def test_known_topk_in_every_format(tmp_path: Path, fmt: str, classes: int) -> N
     assert list(doc) == ["title", "value"]
     assert proc.stdout.strip() == "top-1 40.00 %, top-5 80.00 % on 10 images"
     assert proc.stderr == ""
+    if fmt == "TXT":
+        assert (tmp_path / "out" / "accuracy_result.json").read_bytes() == original_metric_json(result_dir, label_file)
     # atomic write: only the final file, no hidden temporary left beside it
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["accuracy_result.json"]
 
@@ -171,12 +255,21 @@ def test_inconsistent_result_length_names_the_odd_file(tmp_path: Path) -> None:
     assert_one_line_error(proc, str(odd), "999 values", "9 of 10 results have 1000")
 
 
-def test_nan_result_is_an_error(tmp_path: Path) -> None:
-    result_dir, label_file = make_case(tmp_path, "NPY")
-    bad = result_dir / result_file_name(image_name(4), 0, "NPY")
-    write_result(bad, np.full((1, 1000), np.nan, np.float32), "NPY")
-    proc, _ = score(tmp_path, result_dir, label_file, check=False)
-    assert_one_line_error(proc, str(bad), "NaN")
+@pytest.mark.parametrize("fmt", ["NPY", "TXT"])
+def test_nan_or_inf_results_count_wrong_and_are_reported(tmp_path: Path, fmt: str) -> None:
+    result_dir, label_file = make_case(tmp_path, fmt)
+    labels = metric.read_labels(label_file)
+    # image 0 and 2 are top-1 hits: poison one with NaN everywhere, the other with +inf on its label only
+    nan_file = result_dir / result_file_name(image_name(0), 0, fmt)
+    write_result(nan_file, np.full((1, 1000), np.nan, np.float32), fmt)
+    inf_file = result_dir / result_file_name(image_name(2), 0, fmt)
+    logits = np.zeros((1, 1000), np.float32)
+    logits[0, labels[image_name(2)]] = np.inf
+    write_result(inf_file, logits, fmt)
+    proc, doc = score(tmp_path, result_dir, label_file)
+    assert doc == guide_json(10, 1000, ("20.0%", "30.0%", "40.0%", "50.0%", "60.0%"))
+    warning = [line for line in proc.stderr.splitlines() if "NaN or inf" in line]
+    assert len(warning) == 1 and "2 result(s)" in warning[0] and str(nan_file) in warning[0]
 
 
 def test_bin_width_must_match_num_classes(tmp_path: Path) -> None:
@@ -196,7 +289,7 @@ def test_bin_width_must_match_num_classes(tmp_path: Path) -> None:
         ("ILSVRC2012_val_00000003.JPEG dog", "not a non-negative integer"),
         ("ILSVRC2012_val_00000003.JPEG -4", "not a non-negative integer"),
         ("ILSVRC2012_val_00000003.JPEG 2.0", "not a non-negative integer"),
-        ("ILSVRC2012_val_00000001.png 3", "already labelled on line 1"),
+        ("ILSVRC2012_val_00000001.png 999", "class 999 here but class"),
     ],
 )
 def test_label_file_errors_name_the_line(tmp_path: Path, bad_line: str, needle: str) -> None:
@@ -265,6 +358,114 @@ def test_missing_or_empty_inputs_exit_2_with_one_line(tmp_path: Path) -> None:
 
 def test_refuses_to_write_into_the_result_folder(tmp_path: Path) -> None:
     result_dir, label_file = make_case(tmp_path, ranks=(0,))
-    proc = run_script(SCRIPT, result_dir, label_file, result_dir, "accuracy_result.json", check=False)
+    proc, _ = score(tmp_path, result_dir, label_file, check=False, out_dir=result_dir)
     assert_one_line_error(proc, "result folder")
     assert not (result_dir / "accuracy_result.json").exists()
+
+
+# --------------------------------------------------------------------------- the original's bytes
+
+
+@pytest.mark.parametrize(("classes", "ranks"), [
+    (1000, (0, 1, 5, 0, 2, 0, 9)),  # 7 images: 42.857.. -> "42.86", 57.14.. -> "57.14"
+    (1001, (0, 0, 1, 3, 0, 2)),  # background class: labels shift by one
+    (3, (0, 1, 2, 2, 0, 1)),  # fewer classes than 5: the original writes Top1..Top3 only
+    (1000, (6,) * 3),  # nothing in the top 5: "0.0%"
+    (1000, (0,) * 3),  # all right: "100.0%"
+])
+def test_json_bytes_equal_the_original_script(tmp_path: Path, classes: int, ranks: tuple[int, ...]) -> None:
+    result_dir, label_file = make_case(tmp_path, "TXT", classes, ranks, seed=len(ranks))
+    score(tmp_path, result_dir, label_file)
+    got = (tmp_path / "out" / "accuracy_result.json").read_bytes()
+    assert got == original_metric_json(result_dir, label_file)
+    assert len(json.loads(got)["value"]) == 2 + min(classes, 5)
+
+
+def test_annotations_follow_the_original_fields(tmp_path: Path) -> None:
+    result_dir, label_file = make_case(tmp_path)
+    score(tmp_path, result_dir, label_file, "--annotate", "weights=démo")
+    got = (tmp_path / "out" / "accuracy_result.json").read_bytes()
+    original = original_metric_json(result_dir, label_file)
+    assert got == original[:-1] + b', "weights": "d\\u00e9mo"}'
+
+
+# --------------------------------------------------------------------------- result names
+
+
+def test_results_named_by_the_real_ais_bench_match_dotted_labels(tmp_path: Path) -> None:
+    result_dir, label_file = make_case(tmp_path)
+    lines = label_file.read_text().splitlines()
+    # image 1 is "x.v2.JPEG": this project names its result x.v2_0.txt, ais_bench x_0.txt
+    lines[1] = "x.v2.JPEG " + lines[1].split()[1]
+    label_file.write_text("\n".join(lines) + "\n")
+    (result_dir / result_file_name(image_name(1), 0, "TXT")).rename(result_dir / "x_0.txt")
+    _, doc = score(tmp_path, result_dir, label_file)
+    assert doc == guide_json(10, 1000)
+    (result_dir / "x_0.txt").rename(result_dir / "x.v2_0.txt")
+    _, doc = score(tmp_path, result_dir, label_file)
+    assert doc == guide_json(10, 1000)
+
+
+def test_first_dot_name_of_two_images_is_refused_naming_both(tmp_path: Path) -> None:
+    result_dir, label_file = make_case(tmp_path)
+    lines = label_file.read_text().splitlines()
+    lines[1] = "x.a.JPEG " + lines[1].split()[1]
+    lines.append("x.b.JPEG 3")
+    label_file.write_text("\n".join(lines) + "\n")
+    (result_dir / result_file_name(image_name(1), 0, "TXT")).rename(result_dir / "x_0.txt")
+    proc, doc = score(tmp_path, result_dir, label_file, "--allow-missing", check=False)
+    assert_one_line_error(proc, "x_0.txt", "'x.a'", "'x.b'", "first dot")
+    assert doc is None
+
+
+# --------------------------------------------------------------------------- one run's results
+
+
+def write_summary(result_dir: Path, names: list[str]) -> Path:
+    """A runner summary (ais_bench's keys) whose filesinfo lists ``names`` as this run's outputs."""
+    info = {str(i): {"infiles": [f"bins/{n.rsplit('_', 1)[0]}.bin"], "outfiles": [str(result_dir / n)]}
+            for i, n in enumerate(names)}
+    summary = RunSummary(compute=TimeStats(), throughput=0.0, extras=Extras(), filesinfo=info)
+    path = summary_path_for(result_dir)
+    path.write_text(json.dumps(summary.to_json()))
+    return path
+
+
+def test_summary_beside_the_folder_scores_only_that_run(tmp_path: Path) -> None:
+    result_dir, label_file = make_case(tmp_path)  # ten results of an earlier run
+    run = [result_file_name(image_name(i), 0, "TXT") for i in (0, 1, 2, 3)]  # ranks 0, 3, 0, 7
+    write_summary(result_dir, run)
+    proc, doc = score(tmp_path, result_dir, label_file, check=False)
+    assert_one_line_error(proc, "6 of 10 labelled images have no result", "result_summary.json")
+    proc, doc = score(tmp_path, result_dir, label_file, "--allow-missing")
+    assert doc == guide_json(4, 1000, ("50.0%", "50.0%", "50.0%", "75.0%", "75.0%"))
+    note = [line for line in proc.stderr.splitlines() if "ignored 6 other result" in line]
+    assert len(note) == 1 and "result_summary.json" in note[0]
+    _, doc = score(tmp_path, result_dir, label_file, "--ignore-summary")
+    assert doc == guide_json(10, 1000)
+
+
+def test_summary_listing_a_missing_result_is_refused(tmp_path: Path) -> None:
+    result_dir, label_file = make_case(tmp_path)
+    write_summary(result_dir, [result_file_name(image_name(i), 0, "TXT") for i in range(10)] + ["gone_0.txt"])
+    proc, doc = score(tmp_path, result_dir, label_file, check=False)
+    assert_one_line_error(proc, str(result_dir / "gone_0.txt"), "result_summary.json", "--ignore-summary")
+    assert doc is None
+
+
+def test_duplicate_label_with_the_same_class_is_accepted(tmp_path: Path) -> None:
+    result_dir, label_file = make_case(tmp_path)
+    lines = label_file.read_text().splitlines()
+    label_file.write_text("\n".join(lines + [lines[3], lines[3].replace(".JPEG", ".png")]) + "\n")
+    _, doc = score(tmp_path, result_dir, label_file)
+    assert doc == guide_json(10, 1000)
+
+
+@pytest.mark.parametrize("content", ['{"throughput": 1}', "not json", '{"NPU_compute_time": {}, "throughput": 0}'])
+def test_unusable_summary_is_named_and_every_result_scored(tmp_path: Path, content: str) -> None:
+    result_dir, label_file = make_case(tmp_path)
+    summary_path_for(result_dir).write_text(content)
+    proc, doc = score(tmp_path, result_dir, label_file)
+    assert doc == guide_json(10, 1000)
+    warning = [line for line in proc.stderr.splitlines() if "result_summary.json" in line]
+    assert len(warning) == 1 and "scoring every result" in warning[0]
