@@ -9,7 +9,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/scripts/python_env.sh"
 
 TORCH_PACKAGES="torch|torchvision|pretrainedmodels"
-TEST_PACKAGES=(pytest openvino)  # openvino: the runner's second backend, which the tests exercise
+TEST_PACKAGES=(pytest hypothesis openvino)  # openvino: the runner's second backend, which the tests exercise
 
 find_python37() {
     if [[ -n "${PY37:-}" ]]; then
@@ -49,6 +49,6 @@ py="$(ensure_venv "$root/.venv-py37" "$base" "$requirements" --upgrade)"
 
 echo "Python 3.7 run: $("$py" -c 'import sys; print(sys.version.split()[0])') ($base) with" \
      "$("$py" -m pip list --disable-pip-version-check --format=freeze 2>/dev/null |
-        grep -iE '^(numpy|pillow|onnx|onnxruntime|openvino|tqdm|matplotlib|pytest)==' | tr '\n' ' ')"
+        grep -iE '^(numpy|pillow|onnx|onnxruntime|openvino|opencv-python-headless|tqdm|matplotlib|pytest|hypothesis)==' | tr '\n' ' ')"
 cd "$root"
 exec "$py" -m pytest tests --without-torch "$@"

@@ -404,6 +404,7 @@ def test_changed_image_is_redone_and_removed_image_loses_its_output(tmp_path: Pa
     assert (dst / f"{images[0].stem}.bin").read_bytes() == torchvision_uint8(images[0])
 
 
+@pytest.mark.torch
 def test_foreign_bin_files_are_refused_and_outputs_without_record_redone(tmp_path: Path, capsys) -> None:
     src = tmp_path / "src"
     make_image_folder(src, 2, seed=5, assorted=False, size=(120, 90))
@@ -433,6 +434,7 @@ def test_leftover_temp_files_of_a_killed_run_are_removed(tmp_path: Path, capsys)
 
 # --- awkward names and places ------------------------------------------------------------------
 
+@pytest.mark.torch
 def test_spaces_non_ascii_leading_dashes_and_symlinks(tmp_path: Path, capsys) -> None:
     real = tmp_path / "real images ü"
     real.mkdir()
