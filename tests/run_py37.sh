@@ -44,7 +44,7 @@ base="$(find_python37)" || {
 requirements="$(mktemp)"
 trap 'rm -f "$requirements"' EXIT
 grep -vE "^($TORCH_PACKAGES)([^A-Za-z0-9_.-]|$)" "$root/requirements-host.txt" > "$requirements"
-printf '%s\n' "${TEST_PACKAGES[@]}" >> "$requirements"
+printf '%s\n' "${TEST_PACKAGES[@]}" "# interpreter: $base" >> "$requirements"  # the venv's key: all of this file
 py="$(ensure_venv "$root/.venv-py37" "$base" "$requirements" --upgrade)"
 
 echo "Python 3.7 run: $("$py" -c 'import sys; print(sys.version.split()[0])') ($base) with" \
