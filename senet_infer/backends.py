@@ -385,23 +385,29 @@ def zero_feeds(inputs: Sequence[TensorInfo], batch: int) -> dict[str, np.ndarray
 
 
 def time_backend(backend: Backend, feeds: Mapping[str, np.ndarray], runs: int = 3, warmup: int = 1) -> float:
-    """Median seconds per run of ``feeds`` after ``warmup`` untimed runs."""
-    for _ in range(warmup):
-        backend.run(feeds)
-    times = []
-    for _ in range(runs):
+    """Median seconds per delivered batch over ``runs`` rounds of ``backend.requests`` batches in flight
+    (after ``warmup`` such rounds): what the runner gets, so a throughput-hinted runtime is not judged
+    by one request on one of its streams."""
+    backend.start(lambda *done: None)
+
+    def one_round() -> float:
         start = time.perf_counter()
-        backend.run(feeds)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for _ in range(backend.requests):
+            backend.submit(feeds, None)
+        backend.wait_all()
+        return (time.perf_counter() - start) / backend.requests
+
+    for _ in range(warmup):
+        one_round()
+    return statistics.median(one_round() for _ in range(runs))
 
 
 def load_backend(name: str, path: str | os.PathLike[str], *, threads: int, device: int = 0,
                  batch: int | None = None, hint: str = LATENCY, log: Callable[[str], None] = print) -> Backend:
     """Load ``path`` on the named backend, or with ``auto`` on the fastest installed one that runs its precision.
 
-    ``auto`` loads every candidate, times 3 runs (after 1 warm-up) of a zero batch on each and
-    keeps the fastest, logging one line with the times; with a single candidate there is no trial.
+    ``auto`` loads every candidate, times 3 rounds (after 1 warm-up round) of a zero batch per request
+    in flight on each (:func:`time_backend`) and keeps the fastest, logging one line with the times; with a single candidate there is no trial.
     """
     precision = model_precision(path)
     if name != AUTO:
@@ -442,6 +448,7 @@ def load_backend(name: str, path: str | os.PathLike[str], *, threads: int, devic
     chosen = min(loaded, key=lambda b: times[b.name])
     shape = "x".join(map(str, next(iter(feeds.values())).shape)) if feeds else "-"
     shown = ", ".join(f"{n} {1000 * t:.3f} ms" for n, t in times.items())
-    log(f"[INFO] backend auto: {precision}, median of 3 runs on a zero batch [{shape}]: {shown} -> {chosen.name}")
+    log(f"[INFO] backend auto: {precision}, median of 3 rounds, each of a zero batch [{shape}] per request "
+        f"in flight: {shown} per batch -> {chosen.name}")
     return chosen
 
