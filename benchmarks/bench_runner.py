@@ -6,10 +6,14 @@
 
 Each round runs, one after the other (so background load hits every column alike):
 
-1. ``ais_infer.py --model M --loop N`` (pure mode; ais_bench's throughput line);
-2. ``benchmark_app -m M -hint throughput -t SECONDS`` (its ``Throughput: ... FPS``);
-3. ``ais_infer.py --model M --input <FILES .bin> --output ... --outfmt TXT`` (file mode: its end-to-end
-   images/s, reading, inference and TXT writing included, and its ais_bench throughput).
+1. ``ais_infer.py --model M --loop N`` (pure mode; ais_bench's throughput), fp32;
+2. ``benchmark_app -m M -hint throughput -t SECONDS -infer_precision f32`` (its ``Throughput: ... FPS``);
+3. ``ais_infer.py`` pure mode on M tagged bf16 (``senet_infer.precision``, as ``aipp_convert.py
+   --precision_mode allow_mix_precision_bf16`` writes it);
+4. ``benchmark_app -m M -hint throughput -t SECONDS`` as the brief gives it: its default precision,
+   which on a CPU with AMX is bf16 (read from its printed INFERENCE_PRECISION_HINT);
+5. ``ais_infer.py --model M --input <FILES .bin> --output ... --outfmt TXT`` (file mode: its end-to-end
+   images/s, reading, inference and TXT writing included, and its ais_bench throughput), fp32.
 
 Prints a Markdown table with the median over rounds, each one's ratio to benchmark_app and to pure
 mode, and each process's peak resident memory. The inputs are random bytes of the model's input size
@@ -44,6 +48,7 @@ _WRAPPER = (
     "sys.exit(p.returncode)\n"
 )
 _FPS = re.compile(r"Throughput:\s+([\d.]+)\s+FPS")
+_PRECISION = re.compile(r"INFERENCE_PRECISION_HINT:\s*(.+)")
 
 
 def measured(command: List[str]) -> Tuple[str, float]:
@@ -68,6 +73,19 @@ def model_sample_bytes(model: Path) -> int:
     return int(np.prod(dims[1:])) * np.dtype(dtype).itemsize
 
 
+def tagged_copy(src: Path, dst: Path, precision: str) -> Path:
+    """``src`` with ``senet_infer.precision`` set (how aipp_convert.py marks a model)."""
+    import onnx
+    from onnx import helper
+
+    from senet_infer.backends import PRECISION_KEY
+
+    model = onnx.load(str(src))
+    helper.set_model_props(model, {PRECISION_KEY: precision})
+    onnx.save(model, str(dst))
+    return dst
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, required=True, help="static-batch ONNX (e.g. aipp_convert.py's output)")
@@ -84,7 +102,9 @@ def main() -> int:
     if not app:
         raise SystemExit("benchmark_app not found (pip install openvino provides it)")
 
-    rows: Dict[str, List[Tuple[float, float]]] = {"pure": [], "benchmark_app": [], "file": [], "file_formula": []}
+    rows: Dict[str, List[Tuple[float, float]]] = {k: [] for k in ("pure", "app_f32", "pure_bf16", "app_default",
+                                                                   "file", "file_formula")}
+    app_precision = "?"
     with tempfile.TemporaryDirectory(prefix="bench_runner_") as tmp:
         folder = Path(tmp)
         inputs = folder / "bins"
@@ -92,16 +112,21 @@ def main() -> int:
         block = os.urandom(model_sample_bytes(args.model))
         for i in range(args.files):
             (inputs / f"img_{i:05d}.bin").write_bytes(block)
-        runner = [sys.executable, str(ROOT / "ais_infer.py"), "--model", str(args.model), "--backend", args.backend,
-                  "--hint", args.hint]
+        bf16 = tagged_copy(args.model, folder / "bf16.onnx", "bf16")
+        runner = [sys.executable, str(ROOT / "ais_infer.py"), "--backend", args.backend, "--hint", args.hint]
+        app_cmd = [app, "-m", str(args.model), "-hint", "throughput", "-t", str(args.seconds)]
         for r in range(args.rounds):
-            out, peak = measured([*runner, "--loop", str(args.loop), "--output", str(folder), "--output_dirname",
-                                  f"pure{r}"])
-            rows["pure"].append((load_summary(folder / f"pure{r}_summary.json").throughput, peak))
-            out, peak = measured([app, "-m", str(args.model), "-hint", "throughput", "-t", str(args.seconds)])
-            rows["benchmark_app"].append((float(_FPS.findall(out)[-1]), peak))
-            out, peak = measured([*runner, "--input", str(inputs), "--output", str(folder), "--output_dirname",
-                                  f"file{r}", "--outfmt", "TXT"])
+            for key, model in (("pure", args.model), ("pure_bf16", bf16)):
+                _, peak = measured([*runner, "--model", str(model), "--loop", str(args.loop), "--output", str(folder),
+                                    "--output_dirname", f"{key}{r}"])
+                rows[key].append((load_summary(folder / f"{key}{r}_summary.json").throughput, peak))
+                app_key, extra = ("app_f32", ["-infer_precision", "f32"]) if key == "pure" else ("app_default", [])
+                out, peak = measured([*app_cmd, *extra])
+                rows[app_key].append((float(_FPS.findall(out)[-1]), peak))
+                if not extra:
+                    app_precision = (_PRECISION.findall(out) or ["?"])[-1]
+            _, peak = measured([*runner, "--model", str(args.model), "--input", str(inputs), "--output", str(folder),
+                                "--output_dirname", f"file{r}", "--outfmt", "TXT"])
             summary = load_summary(folder / f"file{r}_summary.json")
             rows["file"].append((summary.extras.end_to_end_images_per_s, peak))
             rows["file_formula"].append((summary.throughput, peak))
@@ -112,17 +137,20 @@ def main() -> int:
     peak = {k: max(p for _, p in v) for k, v in rows.items()}
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores online; model {args.model.name}; "
           f"{args.rounds} alternating rounds, medians\n")
-    print("| run | images/s | vs benchmark_app | vs ais_infer pure | peak RSS (MiB) |")
+    print("| run | images/s | vs benchmark_app (same precision) | vs ais_infer pure fp32 | peak RSS (MiB) |")
     print("| --- | ---: | ---: | ---: | ---: |")
-    labels = {
-        "benchmark_app": f"benchmark_app -hint throughput -t {args.seconds}",
-        "pure": f"ais_infer.py pure, --loop {args.loop}, --hint {args.hint} (ais_bench throughput)",
-        "file": f"ais_infer.py file mode, {args.files} .bin -> TXT (end-to-end, read+infer+write)",
-        "file_formula": "  same run, ais_bench throughput formula",
-    }
-    for key in ("benchmark_app", "pure", "file", "file_formula"):
-        print(f"| {labels[key]} | {med[key]:.1f} | {med[key] / med['benchmark_app']:.2f}x | "
-              f"{med[key] / med['pure']:.2f}x | {peak[key]:.0f} |")
+    table = [
+        ("app_f32", f"benchmark_app -hint throughput -t {args.seconds} -infer_precision f32", "app_f32"),
+        ("pure", f"ais_infer.py pure fp32, --loop {args.loop}, --hint {args.hint}", "app_f32"),
+        ("app_default", f"benchmark_app -hint throughput -t {args.seconds} (its default: {app_precision})",
+         "app_default"),
+        ("pure_bf16", "ais_infer.py pure, model tagged bf16", "app_default"),
+        ("file", f"ais_infer.py file mode fp32, {args.files} .bin -> TXT, end-to-end (read+infer+write)", "app_f32"),
+        ("file_formula", "  same runs, ais_bench throughput formula", "app_f32"),
+    ]
+    for key, label, versus in table:
+        print(f"| {label} | {med[key]:.1f} | {med[key] / med[versus]:.2f}x | {med[key] / med['pure']:.2f}x | "
+              f"{peak[key]:.0f} |")
     return 0
 
 
