@@ -153,17 +153,14 @@ def write_result(path: str | os.PathLike[str], array: np.ndarray, fmt: str) -> N
     fmt = fmt.upper()
     if fmt not in RESULT_FORMATS:
         raise PipelineError(f"unknown output format {fmt!r} (choose from {', '.join(RESULT_FORMATS)})")
-    try:
-        if fmt == "BIN":
-            atomic_write_bytes(path, np.ascontiguousarray(array).tobytes())
-        elif fmt == "NPY":
-            with atomic_path(path) as tmp:
-                with open(tmp, "wb") as fh:
-                    np.save(fh, array)
-        else:
-            atomic_write_text(path, format_txt(array))
-    except OSError as exc:
-        raise PipelineError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    if fmt == "BIN":  # atomic_path turns a failed write into one WriteError naming the path
+        atomic_write_bytes(path, np.ascontiguousarray(array).tobytes())
+    elif fmt == "NPY":
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as fh:
+                np.save(fh, array)
+    else:
+        atomic_write_text(path, format_txt(array))
 
 
 def parse_result_name(name: str) -> tuple[str, int, str] | None:

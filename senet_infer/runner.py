@@ -303,10 +303,7 @@ def write_summary(config: RunConfig, summary: RunSummary) -> None:
     if config.output is None or not dirname:
         return
     path = summary_path(config.output, dirname)
-    try:
-        atomic_write_json(path, summary.to_json())
-    except OSError as exc:
-        raise PipelineError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    atomic_write_json(path, summary.to_json())  # a failed write is one WriteError naming the path
     summary.path = path
 
 
