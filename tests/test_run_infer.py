@@ -181,37 +181,54 @@ print(f"[INFO] throughput 1000*batchsize.mean({batch})/NPU_compute_time.mean(2.5
 """
 
 
+STAND_IN_HOST_PYTHON = """\
+#!/usr/bin/env bash
+# The host's python3: the only interpreter that has the toolkit's ais_bench.
+if [[ "${{1:-}}" == "-m" ]]; then echo "python3 $*" >> "$STANDIN_LOG"; fi
+export PYTHONPATH="{pkgs}${{PYTHONPATH:+:$PYTHONPATH}}"
+exec {python} "$@"
+"""
+
+
 def test_ascend_branch_issues_the_guides_commands(tmp_path: Path, demo_checkpoint: Path) -> None:
-    bin_dir, pkg_dir, work = tmp_path / "bin", tmp_path / "pkgs" / "ais_bench", tmp_path / "work"
+    """atc, npu-smi and the host's python3 -m ais_bench are stand-ins; $PYTHON cannot import ais_bench."""
+    bin_dir, pkgs, work = tmp_path / "bin", tmp_path / "pkgs", tmp_path / "work"
     bin_dir.mkdir()
-    pkg_dir.mkdir(parents=True)
+    (pkgs / "ais_bench").mkdir(parents=True)
     work.mkdir()
-    for name, text in (("atc", STAND_IN_ATC), ("npu-smi", STAND_IN_NPU_SMI)):
+    host_python = STAND_IN_HOST_PYTHON.format(pkgs=pkgs, python=sys.executable)
+    for name, text in (("atc", STAND_IN_ATC), ("npu-smi", STAND_IN_NPU_SMI), ("python3", host_python)):
         (bin_dir / name).write_text(text)
         (bin_dir / name).chmod(0o755)
-    (pkg_dir / "__init__.py").write_text("")
-    (pkg_dir / "__main__.py").write_text(STAND_IN_AIS_BENCH)
+    (pkgs / "ais_bench" / "__init__.py").write_text("")
+    (pkgs / "ais_bench" / "__main__.py").write_text(STAND_IN_AIS_BENCH)
     shutil.copyfile(demo_checkpoint, work / "se_resnet50-DEMO-random-weights.pth")
     log = tmp_path / "calls.log"
-    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "STANDIN_LOG": str(log),
-           "PYTHONPATH": str(tmp_path / "pkgs")}
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "STANDIN_LOG": str(log)}
+    assert subprocess.run([sys.executable, "-c", "import ais_bench"], env={**os.environ, **env},
+                          capture_output=True).returncode != 0  # $PYTHON really lacks it
     proc = run_infer(work, "--offline", "--demo-images", "6", env=env)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert "Ascend host" in proc.stdout and "Ascend310P3" in proc.stdout
+    assert f"ais_bench runs with python3 from the PATH ({bin_dir / 'python3'})" in proc.stdout
 
     calls = [line.split() for line in log.read_text().splitlines()]
+    # Each command once, as the guide writes it, and the host's python3 runs ais_bench.
     assert calls[0] == ["atc", *GUIDE_ATC]
-    assert calls[1] == ["ais_bench", *GUIDE_AIS_BENCH]
-    perf_calls = [c for c in calls[2:] if c[0] == "ais_bench"]
+    assert calls[1] == ["python3", "-m", "ais_bench", *GUIDE_AIS_BENCH]
+    assert calls[2] == ["ais_bench", *GUIDE_AIS_BENCH]
+    assert f"  $ python3 -m ais_bench {' '.join(GUIDE_AIS_BENCH)}" in proc.stdout
+    perf_calls = [c for c in calls[3:] if c[0] == "ais_bench"]
     assert [c[1:] for c in perf_calls] == [
         [f"--model=./se_resnet50_fp16_bs{b}.om", "--loop=20", f"--batchsize={b}"] for b in (1, 4, 8, 16, 32, 64)]
-    atc_perf = [c for c in calls[2:] if c[0] == "atc"]
+    assert [c for c in calls[3:] if c[0] == "python3"] == [["python3", "-m", *c] for c in perf_calls]
+    atc_perf = [c for c in calls[3:] if c[0] == "atc"]
     assert [c[4] for c in atc_perf] == [f"--input_shape=image:{b},3,224,224" for b in (1, 4, 8, 16, 64)]
     perf = json.loads((work / "perf.json").read_text())
     assert perf["chip"] == "Ascend310P3"
     assert [r["throughput_images_per_s"] for r in perf["results"]] == [1000 * b / 2.5 for b in (1, 4, 8, 16, 32, 64)]
     fidelity = json.loads((work / "fidelity.json").read_text())
-    assert fidelity["precision"] == "fp16" and fidelity["enforced"] is False
+    assert fidelity["precision"] == "fp16" and fidelity["enforced"] is False and fidelity["backend"] == "ais_bench"
 
 
 def test_user_images_and_labels(tmp_path: Path, demo_checkpoint: Path, image_dir: Path) -> None:
