@@ -323,17 +323,21 @@ class Driver:
             raise PipelineError(f"command failed with exit status {rc}: {' '.join(command.shown[:3])} …")
         return output
 
-    def produce(self, unit: Unit, *, skipped: str = "up to date, skipped", interrupted: bool = False) -> bool:
+    def produce(self, unit: Unit, *, skipped: str = "up to date, skipped", interrupted: bool = False,
+                redo_note: str = "") -> bool:
         """Skip ``unit`` when up to date; else clear its stamp and owned outputs, run it, check and stamp its
-        outputs. The one place where a step is skipped, run or recorded. True when it ran."""
+        outputs. The one place where a step is skipped, run or recorded. True when it ran.
+
+        ``interrupted``: the previous run was killed in this step (said, with ``redo_note``, when redoing it).
+        """
         forced = self.opts.force and self.current in self.opts.steps  # not the always-run resolution steps
         if not forced and self.stamps.up_to_date(unit.key, unit.reads, unit.options, unit.writes):
             note = "the interrupted run had finished this step; " if interrupted else ""
             print(f"  {note}{skipped}")
             return False
         if interrupted:
-            redo = next((s.redo_note for s in STEPS if s.name == self.current), "")
-            print("  the previous run was interrupted during this step: redoing it" + (f" ({redo})" if redo else ""))
+            print("  the previous run was interrupted during this step: redoing it"
+                  + (f" ({redo_note})" if redo_note else ""))
         self.stamps.clear(unit.key)
         for path in unit.clears:
             if path.is_dir():
@@ -417,7 +421,7 @@ class Driver:
         if step.show_io:
             io = f"reads {' + '.join(self.rel(p) for p in unit.reads)}, writes {', '.join(self.rel(p) for p in unit.writes)}"
             print(f"  {step.what(self)}: {io}" if step.what else f"  {io}")
-        ran = self.produce(unit, interrupted=step.name == self.interrupted_step)
+        ran = self.produce(unit, interrupted=step.name == self.interrupted_step, redo_note=step.redo_note)
         if step.report is not None:
             step.report(self, ran)
 
@@ -600,7 +604,7 @@ def perf(d: Driver) -> None:
         output = d.run(command, capture=True)
         records.append(d.toolchain.perf_record(batch, command, output))
     chip, machine = d.toolchain.chip_and_machine()
-    backends = {str(r.batch_size): r.backend for r in records} if not d.toolchain.ascend else {}
+    backends = {str(r.batch_size): r.backend for r in records}
     meta = {"date": dt.date.today().isoformat(), "machine": machine, "loop": d.opts.perf_loop,
             "precision": d.toolchain.precision, "backend_per_batch": backends,
             "mode": "pure inference (no file I/O)", **d.annotations()}
