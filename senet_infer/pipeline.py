@@ -23,16 +23,19 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .cli import positive_int
 from .errors import PipelineError
-from .fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, stem_of
+from .fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, remove_stale_temps
 from .report import PerfRecord
 from .summary import summary_path
 from .toolchain import (PERF_MODELS, PERF_RUNS, RESULT_DIRNAME, Command, Scripts, Toolchain, select_toolchain,
                         toolchain_notes)
-from .workdir import STATE_DIR, Stamps, WorkLock, describe, remove_temp_files
+from .workdir import STATE_DIR, Stamps, WorkLock, describe
+
+if TYPE_CHECKING:
+    from .aipp import AippOp
 
 FIRST_STEP_NUMBER = 2  # step 1, set-up, is run_infer.sh's own
 PERF_BATCH_SIZES = (1, 4, 8, 16, 32, 64)
@@ -288,6 +291,20 @@ class Driver:
             print(f"  copied the project's {AIPP_CONFIG} to {self.rel(path)}")
         return path
 
+    def aipp_op(self) -> "AippOp":
+        """The work folder's AIPP config for the model's one input, with what it leaves to the model settled
+        (sizes of 0, ``related_input_name``) as the converter settles it."""
+        from .aipp import parse_aipp_config, resolve_aipp_ops
+        from .export import INPUT_NAME as MODEL_INPUT
+        from .imagenet import CROP_SIZE
+
+        shape = (self.opts.batch_size, 3, CROP_SIZE, CROP_SIZE)
+        ops = resolve_aipp_ops(parse_aipp_config(self.aipp_config), [MODEL_INPUT], {MODEL_INPUT: shape},
+                               {MODEL_INPUT: 1})
+        if len(ops) != 1:
+            raise PipelineError(f"{self.aipp_config}: {len(ops)} aipp_op blocks for a model with one input")
+        return ops[0]
+
     def rel(self, path: Path) -> str:
         return self.scripts.rel(path)
 
@@ -384,10 +401,9 @@ class Driver:
             self.interrupted_step = previous.get("step")
             print(f"previous run was interrupted ({describe(previous)}) and no longer runs: taking over "
                   "its work folder")
-        removed = remove_temp_files(self.temp_folders())
+        removed = sum(remove_stale_temps(folder) for folder in self.temp_folders())
         if removed:
-            print(f"removed {len(removed)} temporary file(s) left by an interrupted run "
-                  f"(e.g. {self.rel(removed[0])})")
+            print(f"removed {removed} temporary file(s) left by an interrupted run")
 
     def execute(self) -> None:
         """Run the chosen steps in order, each announced with its number and timed."""
@@ -494,14 +510,14 @@ def generate_demo_set(d: Driver) -> None:
     import numpy as np
     import torch
 
-    from .aipp import apply_aipp, parse_aipp_config
+    from .aipp import apply_aipp
     from .model import load_checkpoint
     from .preprocess import EvalTransform, preprocess_file
     from .synthetic import make_image_folder
 
     assert d.data_dir is not None and d.label_file is not None and d.checkpoint is not None
     images = make_image_folder(d.data_dir, d.opts.demo_images, seed=DEMO_SEED)
-    (aipp,) = parse_aipp_config(d.aipp_config)
+    aipp = d.aipp_op()
     model = load_checkpoint(d.checkpoint)
     labels = []
     transform = EvalTransform()
@@ -516,19 +532,17 @@ def generate_demo_set(d: Driver) -> None:
 
 
 def preprocess(d: Driver) -> None:
-    """Step 1, then drop .bin files whose images are gone (they would be inferred and scored)."""
-    from .preprocess import list_images
+    """Step 1 (it removes the .bin files of images that are gone). The driver owns the .bin folder: one made
+    from another image folder is redone (``--force``) rather than refused."""
+    from .preprocess import EvalTransform, made_elsewise
 
     assert d.data_dir is not None
-    args = [d.rel(d.data_dir), d.rel(d.bin_dir)] + (["--force"] if d.opts.force else [])
+    other = made_elsewise(d.bin_dir, d.data_dir, EvalTransform())
+    if other is not None:
+        print(f"  {d.rel(d.bin_dir)} was made from {other}: redoing it")
+    force = d.opts.force or other is not None
+    args = [d.rel(d.data_dir), d.rel(d.bin_dir)] + (["--force"] if force else [])
     d.run(d.scripts.command("imagenet_torch_preprocess.py", args))
-    images, _ = list_images(d.data_dir)
-    wanted = {stem_of(p) for p in images}
-    stale = [p for p in d.bin_dir.glob("*.bin") if stem_of(p) not in wanted]
-    for path in stale:
-        path.unlink()
-    if stale:
-        print(f"  removed {len(stale)} .bin files whose images are gone from {d.rel(d.data_dir)}")
 
 
 def export(d: Driver) -> None:
@@ -569,13 +583,11 @@ def report_accuracy(d: Driver, ran: bool) -> None:
 
 def fidelity(d: Driver) -> None:
     """The results against PyTorch on the same inputs; an fp32 run fails beyond tolerance."""
-    from .aipp import parse_aipp_config
     from .fidelity import compare_with_pytorch
 
     assert d.checkpoint is not None
     out = d.work / FIDELITY_JSON
-    (aipp,) = parse_aipp_config(d.aipp_config)
-    report = compare_with_pytorch(d.checkpoint, d.bin_dir, d.result_dir, aipp, precision=d.toolchain.precision,
+    report = compare_with_pytorch(d.checkpoint, d.bin_dir, d.result_dir, d.aipp_op(), precision=d.toolchain.precision,
                                   limit=d.opts.fidelity_images)
     atomic_write_json(out, {**report.to_dict(), "reference": "PyTorch fp32 with numpy AIPP on the same .bin",
                             "backend": d.toolchain.runtime(d.opts.backend),

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 from . import imagenet
+from .atc import GUIDE_SOC_VERSION
 from .errors import PipelineError
 from .report import PerfRecord, cpu_model, parse_throughput, short_cpu_name
 from .summary import load_summary, summary_path
@@ -177,7 +178,8 @@ class PortableToolchain(Toolchain):
         model = self.model_path(batch)
         model.parent.mkdir(parents=True, exist_ok=True)
         flags = convert_flags(self.scripts, self.dynamic_onnx, model, batch)
-        flags += [f"--soc_version={self.soc_version}"] if self.soc_version else []
+        # ATC requires --soc_version; off Ascend it is only recorded, so the guide's chip stands in by default.
+        flags += [f"--soc_version={self.soc_version or GUIDE_SOC_VERSION}"]
         flags += [f"--insert_op_conf={self.scripts.rel(self.aipp_config)}", "--enable_small_channel=1",
                   f"--precision_mode={self.precision}"]
         flags += [] if check else ["--skip-check"]

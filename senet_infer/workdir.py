@@ -17,7 +17,6 @@ import fcntl
 import hashlib
 import json
 import os
-import re
 import socket
 import time
 from pathlib import Path
@@ -28,8 +27,6 @@ from .fileio import atomic_write_json
 
 STATE_DIR = ".run_infer"
 LOCK_NAME = "lock"
-# fileio.atomic_path's temporaries: ".<final name>.<8 random characters>.tmp"
-_TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
 
 
 class WorkLock:
@@ -171,21 +168,3 @@ class Stamps:
         """Stamp a step whose outputs are complete."""
         atomic_write_json(self.path(key), {"inputs": fingerprint(self.work, reads, options),
                                            "outputs": fingerprint(self.work, writes, {})})
-
-
-def remove_temp_files(folders: Sequence[Path]) -> List[Path]:
-    """Delete the atomic writers' hidden temporaries left in ``folders`` (not recursive) by a killed run."""
-    removed = []
-    for folder in folders:
-        try:
-            entries = list(os.scandir(folder))
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        for entry in entries:
-            if _TEMP_NAME.match(entry.name) and entry.is_file(follow_symlinks=False):
-                try:
-                    os.unlink(entry.path)
-                except FileNotFoundError:
-                    continue
-                removed.append(Path(entry.path))
-    return removed

@@ -41,7 +41,7 @@ def test_both_toolchains_give_the_guides_command_lines(tmp_path: Path) -> None:
         "--insert_op_conf=./aipp_SE_ResNet50_pth.config", "--enable_small_channel=1"]
     assert portable.convert_command(32).shown == [
         "python3", str(REPO / "aipp_convert.py"), *atc_flags, "--output=./se_resnet50_fp32_bs32", "--log=error",
-        "--insert_op_conf=./aipp_SE_ResNet50_pth.config", "--enable_small_channel=1", "--precision_mode=fp32"]
+        "--soc_version=Ascend310P3", "--insert_op_conf=./aipp_SE_ResNet50_pth.config", "--enable_small_channel=1", "--precision_mode=fp32"]
     assert portable.convert_command(4, check=False).shown[-1] == "--skip-check"
     assert portable.model_path(4) == tmp_path / "perf_models" / "se_resnet50_fp32_bs4.onnx"
     assert ascend.model_path(4) == tmp_path / "se_resnet50_fp16_bs4.om"
