@@ -86,12 +86,12 @@ def main() -> int:
                 except PipelineError as exc:
                     rows.append((name, precision, batch, None, None, str(exc).split(": ", 1)[-1]))
                     continue
-                ips = summary.throughput_images_per_s
+                ips = summary.throughput
                 if (name, precision) == VARIANTS[0]:
                     base = ips
                 ratio = f"{ips / base:.2f}x" if base else "-"
-                rows.append((name, precision, batch, summary.compute.mean_ms, ips, ratio))
-                print(f"  {name} {precision} bs{batch}: {summary.compute.mean_ms:.1f} ms/batch, {ips:.1f} images/s",
+                rows.append((name, precision, batch, summary.compute.mean, ips, ratio))
+                print(f"  {name} {precision} bs{batch}: {summary.compute.mean:.1f} ms/batch, {ips:.1f} images/s",
                       file=sys.stderr)
 
     print(f"machine: {cpu_model()}, {default_workers()} cores usable ({os.cpu_count()} online), "

@@ -6,6 +6,15 @@ A backend loads one model file, describes its inputs and outputs, and runs one b
     backend.load("model.onnx", threads=8, device=0, precision="fp32")
     (logits,) = backend.run({"image": batch})
 
+or keeps several batches in flight (``backend.requests`` of them; 1 for a synchronous runtime):
+
+    backend.start(on_done)                 # on_done(token, outputs, latency_s, d2h_s)
+    backend.submit({"image": batch}, token)
+    backend.wait_all()
+
+Hints (:data:`HINTS`): ``throughput`` lets the runtime choose streams and parallel requests (OpenVINO's
+THROUGHPUT hint, as ``benchmark_app -hint throughput``); ``latency`` runs one request on all cores.
+
 The precision a model is meant to run at travels inside the ONNX file, in the ``metadata_props``
 key ``senet_infer.precision`` (``fp32`` when absent): see :func:`model_precision`. A backend
 never runs a model at a precision other than the one asked for; it raises instead.
@@ -22,7 +31,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar, List, Optional
 
 import numpy as np
 
@@ -31,6 +40,13 @@ from .errors import PipelineError
 
 DEFAULT_PRECISION = "fp32"
 AUTO = "auto"
+THROUGHPUT = "throughput"
+LATENCY = "latency"
+HINTS = (THROUGHPUT, LATENCY)
+
+# on_done(token, outputs, latency_s, d2h_s): outputs are arrays the caller may keep; d2h_s is the time
+# spent copying them out of the runtime's buffers, None when the runtime hands over fresh arrays.
+DoneCallback = Callable[[Any, List[np.ndarray], float, Optional[float]], None]
 
 
 @dataclass(frozen=True)
@@ -46,6 +62,18 @@ class TensorInfo:
         dims = ",".join("?" if d is None else str(d) for d in self.shape)
         return f"{self.name} {self.dtype} [{dims}]"
 
+    def with_batch(self, batch: int) -> "TensorInfo":
+        """This tensor with a dynamic batch (axis 0) set to ``batch``; any other dynamic dimension is refused."""
+        dims = tuple(batch if (i == 0 and d is None) else d for i, d in enumerate(self.shape))
+        if any(d is None for d in dims):
+            raise PipelineError(f"model input {self.describe()}: only the batch dimension (axis 0) may be dynamic")
+        return TensorInfo(self.name, dims, self.dtype)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of one tensor of a fully static shape."""
+        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize  # type: ignore[arg-type]
+
 
 class Backend(ABC):
     """One inference runtime. Subclasses import their runtime inside :meth:`load`, never at module level."""
@@ -58,6 +86,10 @@ class Backend(ABC):
         self.outputs: list[TensorInfo] = []
         self.device: str = "CPU"
         self.precision: str = DEFAULT_PRECISION
+        self.hint: str = LATENCY
+        self.requests: int = 1  # batches the runtime works on at once (submit() blocks beyond that)
+        self.streams: int = 1
+        self._on_done: DoneCallback | None = None
 
     @classmethod
     def installed(cls) -> bool:
@@ -76,12 +108,26 @@ class Backend(ABC):
 
     @abstractmethod
     def load(self, path: str | os.PathLike[str], *, threads: int, device: int = 0,
-             precision: str = DEFAULT_PRECISION, batch: int | None = None) -> None:
+             precision: str = DEFAULT_PRECISION, batch: int | None = None, hint: str = LATENCY) -> None:
         """Load ``path``; ``batch`` fixes a dynamic batch dimension where that makes the runtime faster."""
 
     @abstractmethod
     def run(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         """Run one batch; outputs in the order of :attr:`outputs`, each a fresh array the caller may keep."""
+
+    def start(self, on_done: DoneCallback) -> None:
+        """Prepare :meth:`submit`; ``on_done`` is called once per submitted batch, possibly from another thread."""
+        self._on_done = on_done
+
+    def submit(self, feeds: Mapping[str, np.ndarray], token: Any) -> None:
+        """Start one batch (``feeds`` must stay unchanged until its ``on_done``); this one runs it at once."""
+        assert self._on_done is not None, "start() first"
+        t0 = time.perf_counter()
+        outputs = self.run(feeds)
+        self._on_done(token, outputs, time.perf_counter() - t0, None)
+
+    def wait_all(self) -> None:
+        """Return when every submitted batch is done."""
 
     def info(self) -> dict[str, str]:
         """The ``backend`` record of a run summary."""
@@ -124,7 +170,7 @@ class OnnxRuntimeBackend(Backend):
         return onnxruntime.__version__
 
     def load(self, path: str | os.PathLike[str], *, threads: int, device: int = 0,
-             precision: str = DEFAULT_PRECISION, batch: int | None = None) -> None:
+             precision: str = DEFAULT_PRECISION, batch: int | None = None, hint: str = LATENCY) -> None:
         import onnxruntime as ort
 
         if precision != "fp32":
@@ -135,8 +181,11 @@ class OnnxRuntimeBackend(Backend):
             )
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # One run at a time on all given cores, for either hint: concurrent runs of one session share
+        # its intra-op pool and were not faster; the parallel executor only helps branchy graphs.
         options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1  # one synchronous run per batch, as ais_bench does
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.log_severity_level = 3
         providers: list[object] = ["CPUExecutionProvider"]
         if "CUDAExecutionProvider" in ort.get_available_providers():
@@ -148,6 +197,7 @@ class OnnxRuntimeBackend(Backend):
         # ORT falls back to the CPU when CUDA cannot start; report where it really runs.
         self.device = f"CUDA:{device}" if session.get_providers()[0] == "CUDAExecutionProvider" else "CPU"
         self.precision = precision
+        self.hint = hint
         self.inputs = [self._describe(path, arg) for arg in session.get_inputs()]
         self.outputs = [self._describe(path, arg) for arg in session.get_outputs()]
         self._output_names = [o.name for o in self.outputs]
@@ -176,7 +226,9 @@ class OpenVinoBackend(Backend):
 
     def __init__(self) -> None:
         super().__init__()
+        self._compiled = None
         self._request = None
+        self._queue = None
         self._ports: list[object] = []
 
     @classmethod
@@ -190,7 +242,7 @@ class OpenVinoBackend(Backend):
         return openvino.get_version()
 
     def load(self, path: str | os.PathLike[str], *, threads: int, device: int = 0,
-             precision: str = DEFAULT_PRECISION, batch: int | None = None) -> None:
+             precision: str = DEFAULT_PRECISION, batch: int | None = None, hint: str = LATENCY) -> None:
         import openvino as ov
 
         core = ov.Core()
@@ -207,10 +259,11 @@ class OpenVinoBackend(Backend):
                 if new_shapes:
                     model.reshape(new_shapes)
             # Set the precision explicitly: on CPUs with AMX the plugin would otherwise pick bf16 for an
-            # fp32 model. LATENCY + INFERENCE_NUM_THREADS: one synchronous request on all given cores.
+            # fp32 model. THROUGHPUT: the plugin picks streams and the number of parallel requests
+            # (what benchmark_app -hint throughput uses); LATENCY: one request on all given cores.
             config = {
                 "INFERENCE_PRECISION_HINT": _OV_PRECISION[precision],
-                "PERFORMANCE_HINT": "LATENCY",
+                "PERFORMANCE_HINT": "THROUGHPUT" if hint == THROUGHPUT else "LATENCY",
                 "INFERENCE_NUM_THREADS": threads,
             }
             compiled = core.compile_model(model, "CPU", config)
@@ -231,9 +284,13 @@ class OpenVinoBackend(Backend):
                   f"{precision} is emulated and slower than fp32", file=sys.stderr)
         self.device = "CPU"
         self.precision = precision
+        self.hint = hint
+        self.streams = int(compiled.get_property("NUM_STREAMS"))
+        self.requests = max(1, int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))) if hint == THROUGHPUT else 1
         self.inputs = [self._describe(path, port) for port in compiled.inputs]
         self.outputs = [self._describe(path, port) for port in compiled.outputs]
         self._ports = list(compiled.outputs)
+        self._compiled = compiled
         self._request = compiled.create_infer_request()
 
     @staticmethod
@@ -252,6 +309,29 @@ class OpenVinoBackend(Backend):
         # (share_outputs=False) because the next run reuses the request's output tensors.
         results = self._request.infer(dict(feeds), share_inputs=True)  # type: ignore[union-attr,attr-defined]
         return [results[port] for port in self._ports]
+
+    def start(self, on_done: DoneCallback) -> None:
+        import openvino as ov
+
+        super().start(on_done)
+        self._queue = ov.AsyncInferQueue(self._compiled, self.requests)
+        n_outputs = len(self._ports)
+
+        def finished(request: Any, token: Any) -> None:
+            # The request's output buffers are reused by its next batch: copy them out (the D2H).
+            t0 = time.perf_counter()
+            outputs = [np.array(request.get_output_tensor(i).data, copy=True) for i in range(n_outputs)]
+            on_done(token, outputs, request.latency / 1000.0, time.perf_counter() - t0)
+
+        self._queue.set_callback(finished)  # type: ignore[attr-defined]
+
+    def submit(self, feeds: Mapping[str, np.ndarray], token: Any) -> None:
+        # share_inputs: the runner keeps each batch alive and unchanged until its on_done.
+        self._queue.start_async(dict(feeds), token, share_inputs=True)  # type: ignore[union-attr]
+
+    def wait_all(self) -> None:
+        if self._queue is not None:
+            self._queue.wait_all()
 
 
 BACKENDS: dict[str, type[Backend]] = {cls.name: cls for cls in (OnnxRuntimeBackend, OpenVinoBackend)}
@@ -305,28 +385,34 @@ def zero_feeds(inputs: Sequence[TensorInfo], batch: int) -> dict[str, np.ndarray
 
 
 def time_backend(backend: Backend, feeds: Mapping[str, np.ndarray], runs: int = 3, warmup: int = 1) -> float:
-    """Median seconds per run of ``feeds`` after ``warmup`` untimed runs."""
-    for _ in range(warmup):
-        backend.run(feeds)
-    times = []
-    for _ in range(runs):
+    """Median seconds per delivered batch over ``runs`` rounds of ``backend.requests`` batches in flight
+    (after ``warmup`` such rounds): what the runner gets, so a throughput-hinted runtime is not judged
+    by one request on one of its streams."""
+    backend.start(lambda *done: None)
+
+    def one_round() -> float:
         start = time.perf_counter()
-        backend.run(feeds)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for _ in range(backend.requests):
+            backend.submit(feeds, None)
+        backend.wait_all()
+        return (time.perf_counter() - start) / backend.requests
+
+    for _ in range(warmup):
+        one_round()
+    return statistics.median(one_round() for _ in range(runs))
 
 
 def load_backend(name: str, path: str | os.PathLike[str], *, threads: int, device: int = 0,
-                 batch: int | None = None, log: Callable[[str], None] = print) -> Backend:
+                 batch: int | None = None, hint: str = LATENCY, log: Callable[[str], None] = print) -> Backend:
     """Load ``path`` on the named backend, or with ``auto`` on the fastest installed one that runs its precision.
 
-    ``auto`` loads every candidate, times 3 runs (after 1 warm-up) of a zero batch on each and
-    keeps the fastest, logging one line with the times; with a single candidate there is no trial.
+    ``auto`` loads every candidate, times 3 rounds (after 1 warm-up round) of a zero batch per request
+    in flight on each (:func:`time_backend`) and keeps the fastest, logging one line with the times; with a single candidate there is no trial.
     """
     precision = model_precision(path)
     if name != AUTO:
         backend = create_backend(name)
-        backend.load(path, threads=threads, device=device, precision=precision, batch=batch)
+        backend.load(path, threads=threads, device=device, precision=precision, batch=batch, hint=hint)
         return backend
 
     installed = available_backends()
@@ -341,7 +427,7 @@ def load_backend(name: str, path: str | os.PathLike[str], *, threads: int, devic
     for candidate in candidates:
         backend = create_backend(candidate)
         try:
-            backend.load(path, threads=threads, device=device, precision=precision, batch=batch)
+            backend.load(path, threads=threads, device=device, precision=precision, batch=batch, hint=hint)
         except PipelineError as exc:
             if len(candidates) == 1:
                 raise
@@ -362,6 +448,7 @@ def load_backend(name: str, path: str | os.PathLike[str], *, threads: int, devic
     chosen = min(loaded, key=lambda b: times[b.name])
     shape = "x".join(map(str, next(iter(feeds.values())).shape)) if feeds else "-"
     shown = ", ".join(f"{n} {1000 * t:.3f} ms" for n, t in times.items())
-    log(f"[INFO] backend auto: {precision}, median of 3 runs on a zero batch [{shape}]: {shown} -> {chosen.name}")
+    log(f"[INFO] backend auto: {precision}, median of 3 rounds, each of a zero batch [{shape}] per request "
+        f"in flight: {shown} per batch -> {chosen.name}")
     return chosen
 

@@ -135,25 +135,32 @@ def result_file_name(stem: str, output_index: int, fmt: str) -> str:
 
 
 def format_txt(array: np.ndarray) -> str:
-    """ais_bench's TXT layout: rows of the array reshaped to (-1, last dim), each value ``%f`` then a space."""
-    rows = np.asarray(array).reshape(-1, array.shape[-1] if array.ndim else 1)
-    line = "%f " * rows.shape[1] + "\n"  # one %-format per row: twice as fast as per-value f-strings
+    """ais_bench's TXT layout: rows of the array reshaped to (-1, last dim), each value then a space, a newline
+    per row; values ``%f`` for float16/32/64 and ``%d`` for every other type (its ``get_ndata_fmt``)."""
+    array = np.asarray(array)
+    rows = array.reshape(-1, array.shape[-1] if array.ndim else 1)
+    fmt = "%f " if array.dtype in (np.float16, np.float32, np.float64) else "%d "
+    line = fmt * rows.shape[1] + "\n"  # one %-format per row: twice as fast as per-value f-strings
     return "".join(line % tuple(row) for row in rows.tolist())
 
 
 def write_result(path: str | os.PathLike[str], array: np.ndarray, fmt: str) -> None:
-    """Write one output slice in ais_bench's BIN, NPY or TXT format, atomically."""
+    """Write one output slice in ais_bench's BIN, NPY or TXT format, atomically (hidden temporary, then rename).
+
+    A failed write (no space, file size limit, no permission) is one error naming ``path``; no file is left
+    under that name and the temporary is removed.
+    """
     fmt = fmt.upper()
-    if fmt == "BIN":
+    if fmt not in RESULT_FORMATS:
+        raise PipelineError(f"unknown output format {fmt!r} (choose from {', '.join(RESULT_FORMATS)})")
+    if fmt == "BIN":  # atomic_path turns a failed write into one WriteError naming the path
         atomic_write_bytes(path, np.ascontiguousarray(array).tobytes())
     elif fmt == "NPY":
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as fh:
                 np.save(fh, array)
-    elif fmt == "TXT":
-        atomic_write_text(path, format_txt(array))
     else:
-        raise PipelineError(f"unknown output format {fmt!r} (choose from {', '.join(RESULT_FORMATS)})")
+        atomic_write_text(path, format_txt(array))
 
 
 def parse_result_name(name: str) -> tuple[str, int, str] | None:

@@ -1,50 +1,93 @@
 """The guide end to end (``bash run_infer.sh``): weights, dataset, steps 1-6, fidelity and throughput.
 
 Each step runs the project's step script (or, on an Ascend host, the vendor tool) with the guide's
-command line, from the work folder, and prints the command. A step whose inputs and options have not
-changed since its last successful run is skipped (stamps in ``<work>/.run_infer/``); ``--force``
-redoes it.
+command line, from the work folder, and prints the command. The steps are a table (:data:`STEPS`):
+what each reads, writes and depends on, and its action; :meth:`Driver.produce` is the one place that
+skips an up-to-date step, runs it, and stamps it (stamps in ``<work>/.run_infer/``; ``--force`` redoes
+it). One run at a time per work folder (:class:`~senet_infer.workdir.WorkLock`); a run killed at any
+moment leaves no stamp for the step it was in, so the next run redoes that step and says so.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import datetime as dt
-import hashlib
 import json
 import os
-import platform
-import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from . import imagenet
 from .cli import positive_int
 from .errors import PipelineError
-from .fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, stem_of
+from .fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, remove_stale_temps
+from .report import PerfRecord
+from .summary import summary_path
+from .toolchain import (PERF_MODELS, PERF_RUNS, RESULT_DIRNAME, Command, Scripts, Toolchain, select_toolchain,
+                        toolchain_notes)
+from .workdir import STATE_DIR, Stamps, WorkLock, describe
 
-STEPS = ("weights", "dataset", "preprocess", "export", "convert", "infer", "metric", "fidelity", "perf")
+if TYPE_CHECKING:
+    from .aipp import AippOp
+
 FIRST_STEP_NUMBER = 2  # step 1, set-up, is run_infer.sh's own
-TOTAL_STEPS = len(STEPS) + 1
 PERF_BATCH_SIZES = (1, 4, 8, 16, 32, 64)
 PRECISIONS = ("fp32", "bf16", "fp16")
 BACKENDS = ("auto", "onnxruntime", "openvino")
 AIPP_CONFIG = "aipp_SE_ResNet50_pth.config"
 DYNAMIC_ONNX = "se_resnet50_dynamic_bs.onnx"
 BIN_DIR = "data/ImageNet_bin"
-RESULT_DIRNAME = "result"
 ACCURACY_JSON = "accuracy_result.json"
+FIDELITY_JSON = "fidelity.json"
+PERF_OUTPUTS = ("perf.json", "perf.md", "perf.png")
 DEMO_WARNING = "DEMO weights (seeded random, calibrated): accuracy figures from them mean nothing"
 DEMO_DATA_NOTE = ("demo images labelled with the PyTorch reference model's own top-1: accuracy on them measures "
                   "agreement with PyTorch, not ImageNet accuracy")
 DEMO_SEED = 0
-_NPU_ROW = re.compile(r"^\|\s*\d+\s+(\S+)\s+\|\s*\w+")
+
+
+# -- options -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Options:
+    """The driver's options, parsed and checked once."""
+
+    work: Path
+    steps: Tuple[str, ...]
+    checkpoint: Optional[Path] = None
+    data_dir: Optional[Path] = None
+    label_file: Optional[Path] = None
+    offline: bool = False
+    demo_images: int = 64
+    backend: str = "auto"
+    precision: str = "fp32"
+    batch_size: int = 32
+    soc_version: Optional[str] = None
+    force: bool = False
+    perf_batch_sizes: Tuple[int, ...] = PERF_BATCH_SIZES
+    perf_loop: int = 20
+    fidelity_images: Optional[int] = None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "Options":
+        """Resolve paths and parse the list options of ``build_parser()``'s namespace."""
+        def resolved(path: Optional[Path]) -> Optional[Path]:
+            return None if path is None else path.resolve()
+
+        return cls(work=args.work_dir.resolve(), steps=parse_steps(args.steps), checkpoint=resolved(args.checkpoint),
+                   data_dir=resolved(args.data_dir), label_file=resolved(args.label_file), offline=args.offline,
+                   demo_images=args.demo_images, backend=args.backend, precision=args.precision,
+                   batch_size=args.batch_size, soc_version=args.soc_version, force=args.force,
+                   perf_batch_sizes=parse_sizes(args.perf_batch_sizes), perf_loop=args.perf_loop,
+                   fidelity_images=args.fidelity_images)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,9 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--batch-size", type=positive_int, default=32, help="static batch of the converted model (default %(default)s)")
     run.add_argument("--soc-version", default=None,
                      help="ATC --soc_version, e.g. Ascend310P3 (default: read from 'npu-smi info')")
-    run.add_argument("--work-dir", type=Path, default=Path("."), help="where every artefact goes (default: the current folder, as in the guide)")
-    run.add_argument("--steps", default=",".join(STEPS),
-                     help=f"comma-separated subset of: {','.join(STEPS)} (default: all)")
+    run.add_argument("--work-dir", type=Path, default=Path("."),
+                     help="where every artefact goes (default: the current folder, as in the guide); "
+                          "a name starting with '-' is given as --work-dir=-name")
+    run.add_argument("--steps", default=",".join(STEP_NAMES),
+                     help=f"comma-separated subset of: {','.join(STEP_NAMES)} (default: all)")
     run.add_argument("--force", action="store_true", help="redo steps even when their outputs are up to date")
     perf = parser.add_argument_group("perf")
     perf.add_argument("--perf-batch-sizes", default=",".join(map(str, PERF_BATCH_SIZES)),
@@ -86,135 +131,139 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _parse_steps(text: str) -> list[str]:
+def parse_steps(text: str) -> Tuple[str, ...]:
+    """``--steps``: known names, in the table's order."""
     chosen = [s.strip() for s in text.split(",") if s.strip()]
-    unknown = [s for s in chosen if s not in STEPS]
+    unknown = [s for s in chosen if s not in STEP_NAMES]
     if unknown or not chosen:
-        raise PipelineError(f"--steps: unknown step(s) {', '.join(unknown) or '(none given)'}; choose from {','.join(STEPS)}")
-    return [s for s in STEPS if s in chosen]
+        raise PipelineError(f"--steps: unknown step(s) {', '.join(unknown) or '(none given)'}; "
+                            f"choose from {','.join(STEP_NAMES)}")
+    return tuple(s for s in STEP_NAMES if s in chosen)
 
 
-def _parse_sizes(text: str) -> list[int]:
+def parse_sizes(text: str) -> Tuple[int, ...]:
+    """``--perf-batch-sizes``: distinct integers >= 1, ascending."""
     try:
         sizes = sorted({int(s) for s in text.split(",") if s.strip()})
     except ValueError:
         raise PipelineError(f"--perf-batch-sizes: not a list of integers: {text!r}") from None
     if not sizes or sizes[0] < 1:
         raise PipelineError(f"--perf-batch-sizes: need integers >= 1, got {text!r}")
-    return sizes
+    return tuple(sizes)
 
 
-def _fingerprint(paths: Sequence[Path], options: Mapping[str, object]) -> str:
-    """Hash of the options and of each input's name, size and modification time (folders: every file)."""
-    digest = hashlib.sha256(json.dumps(options, sort_keys=True, default=str).encode())
-    for path in paths:
-        digest.update(str(path).encode())
-        if path.is_dir():
-            for entry in sorted(os.scandir(path), key=lambda e: e.name):
-                if entry.is_file() and not entry.name.startswith("."):
-                    st = entry.stat()
-                    digest.update(f"{entry.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-        elif path.is_file():
-            st = path.stat()
-            digest.update(f"{st.st_size}\0{st.st_mtime_ns}".encode())
-        else:
-            digest.update(b"<absent>")
-    return digest.hexdigest()
+# -- child processes -----------------------------------------------------------------------------
+
+
+def _die_with_driver() -> Optional[Callable[[], None]]:
+    """A ``preexec_fn`` that makes a step's process get SIGKILL when the driver dies (Linux), so a killed
+    run leaves no step behind still writing into the work folder; None where that is not available."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # libc's, through the process's own symbols
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig = 1
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGKILL)
+        if os.getppid() != parent:  # the driver died before the call above
+            os._exit(1)
+
+    return preexec
+
+
+# -- the steps -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One stamped piece of work: inputs, options and outputs decide whether ``action`` must run."""
+
+    key: str  # its stamp's name
+    reads: Sequence[Path]
+    writes: Sequence[Path]
+    options: Mapping[str, object]
+    action: Callable[[], None]
+    clears: Sequence[Path] = ()  # outputs the action owns: removed first, so nothing of another run is left
+
+
+Paths = Callable[["Driver"], Sequence[Path]]
+
+
+def _nothing(driver: "Driver") -> Sequence[Path]:
+    return ()
+
+
+def _no_options(driver: "Driver") -> Mapping[str, object]:
+    return {}
+
+
+@dataclass(frozen=True)
+class Step:
+    """A row of the step table."""
+
+    name: str
+    action: Optional[Callable[["Driver"], None]] = None  # None (and no ``make``): the step only resolves
+    reads: Paths = _nothing
+    writes: Paths = _nothing  # empty: nothing to make on this run
+    options: Callable[["Driver"], Mapping[str, object]] = _no_options
+    clears: Paths = _nothing
+    prepare: Optional[Callable[["Driver"], None]] = None  # runs first, also when skipped: resolves paths
+    always: bool = False  # runs even when not chosen with --steps (later steps need what it resolves)
+    what: Optional[Callable[["Driver"], str]] = None  # prefix of the "reads …, writes …" line
+    show_io: bool = True
+    redo_note: str = ""  # what a redo after an interruption keeps
+    report: Optional[Callable[["Driver", bool], None]] = None  # after the step (ran: True), its figures
+    make: Optional[Callable[["Driver"], Unit]] = None  # the unit, where another step builds the same kind
+
+    def unit(self, driver: "Driver") -> Optional[Unit]:
+        """What the step produces on this run, or None (resolution only)."""
+        if self.make is not None:
+            return self.make(driver)
+        if self.action is None:
+            return None
+        action = self.action
+        return Unit(self.name, self.reads(driver), self.writes(driver), self.options(driver),
+                    lambda: action(driver), self.clears(driver))
 
 
 @dataclass
-class Pipeline:
+class Driver:
     """State shared by the steps of one run."""
 
-    args: argparse.Namespace
+    opts: Options
     repo: Path
-    work: Path
-    steps: list[str]
-    perf_sizes: list[int]
-    python: str = sys.executable
-    checkpoint: Path | None = None
+    scripts: Scripts = field(init=False)
+    toolchain: Toolchain = field(init=False)
+    stamps: Stamps = field(init=False)
+    lock: WorkLock = field(init=False)
+    checkpoint: Optional[Path] = None
     demo_weights: bool = False
-    data_dir: Path | None = None
-    label_file: Path | None = None
+    data_dir: Optional[Path] = None
+    label_file: Optional[Path] = None
     demo_data: bool = False
-    ascend: bool = False
-    soc_version: str | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-    current_step: str = ""
+    timings: Dict[str, float] = field(default_factory=dict)
+    current: str = ""
+    interrupted_step: Optional[str] = None
+    _preexec: Optional[Callable[[], None]] = None
 
-    # -- helpers ---------------------------------------------------------------------------------
-
-    def rel(self, path: Path) -> str:
-        """A path as the guide writes it: ``./x`` inside the work folder, absolute elsewhere."""
-        try:
-            return "./" + path.resolve().relative_to(self.work.resolve()).as_posix()
-        except ValueError:
-            return str(path.resolve())
-
-    def script(self, name: str, args: Sequence[str]) -> tuple[list[str], list[str]]:
-        """(command to run, command as shown): a project script run with this interpreter, shown as
-        ``python3 <script>`` the way a user in the work folder would type it."""
-        path = self.repo / name
-        shown = name if path.parent.resolve() == self.work.resolve() else str(path)
-        return [self.python, str(path), *args], ["python3", shown, *args]
-
-    def run(self, command: list[str], display: list[str] | None = None, *, capture: bool = False) -> str:
-        """Run a command in the work folder, echoing it as a user would type it; fail on non-zero exit."""
-        shown = display or command
-        print("  $ " + " ".join(shlex.quote(part) for part in shown), flush=True)
-        if not capture:
-            rc = subprocess.run(command, cwd=self.work).returncode
-            output = ""
-        else:
-            proc = subprocess.Popen(command, cwd=self.work, stdout=subprocess.PIPE, text=True)
-            assert proc.stdout is not None
-            lines = []
-            for line in proc.stdout:
-                sys.stdout.write("    " + line)
-                lines.append(line)
-            rc = proc.wait()
-            output = "".join(lines)
-        sys.stdout.flush()
-        if rc != 0:
-            raise PipelineError(f"command failed with exit status {rc}: {' '.join(shown[:3])} …")
-        return output
-
-    def stamp_path(self, step: str) -> Path:
-        return self.work / ".run_infer" / f"{step}.json"
-
-    def up_to_date(self, step: str, inputs: Sequence[Path], options: Mapping[str, object],
-                   outputs: Sequence[Path]) -> bool:
-        forced = self.args.force and self.current_step in self.steps  # not the always-run resolution steps
-        if forced or not all(p.exists() for p in outputs):
-            return False
-        stamp = self.stamp_path(step)
-        try:
-            recorded = json.loads(stamp.read_text())
-        except (OSError, ValueError):
-            return False
-        return recorded.get("inputs") == _fingerprint(inputs, options) and recorded.get("outputs") == _fingerprint(outputs, {})
-
-    def record(self, step: str, inputs: Sequence[Path], options: Mapping[str, object],
-               outputs: Sequence[Path]) -> None:
-        atomic_write_json(self.stamp_path(step), {"inputs": _fingerprint(inputs, options),
-                                                  "outputs": _fingerprint(outputs, {})})
-
-    def annotations(self) -> dict[str, str]:
-        """Marks every JSON the run writes carries when the weights or the data are demos."""
-        notes: dict[str, str] = {}
-        if self.demo_weights:
-            notes["warning"] = DEMO_WARNING
-        if self.demo_data:
-            notes["dataset_note"] = DEMO_DATA_NOTE
-        return notes
-
-    def annotate_flags(self) -> list[str]:
-        flags: list[str] = []
-        for key, value in self.annotations().items():
-            flags += ["--annotate", f"{key}={value}"]
-        return flags
+    def __post_init__(self) -> None:
+        self.scripts = Scripts(self.repo, self.opts.work, sys.executable)
+        self.toolchain = select_toolchain(self.scripts, self.dynamic_onnx, self.work / AIPP_CONFIG,
+                                          self.opts.batch_size, precision=self.opts.precision,
+                                          backend=self.opts.backend, soc_version=self.opts.soc_version)
+        self.stamps = Stamps(self.work)
+        self.lock = WorkLock(self.work)
+        self._preexec = _die_with_driver()
 
     # -- paths -----------------------------------------------------------------------------------
+
+    @property
+    def work(self) -> Path:
+        return self.opts.work
 
     @property
     def bin_dir(self) -> Path:
@@ -225,19 +274,13 @@ class Pipeline:
         return self.work / DYNAMIC_ONNX
 
     @property
-    def precision(self) -> str:
-        return "fp16" if self.ascend else self.args.precision
-
-    def model_path(self, batch: int) -> Path:
-        """Converted model: the guide's ``.om`` name on Ascend, ``.onnx`` named for its precision elsewhere."""
-        if self.ascend:
-            return self.work / f"se_resnet50_fp16_bs{batch}.om"
-        folder = self.work if batch == self.args.batch_size else self.work / "perf_models"
-        return folder / f"se_resnet50_{self.precision}_bs{batch}.onnx"
-
-    @property
     def result_dir(self) -> Path:
         return self.work / RESULT_DIRNAME
+
+    @property
+    def model(self) -> Path:
+        """The converted model of steps 3 and 4."""
+        return self.toolchain.model_path(self.opts.batch_size)
 
     @property
     def aipp_config(self) -> Path:
@@ -248,344 +291,385 @@ class Pipeline:
             print(f"  copied the project's {AIPP_CONFIG} to {self.rel(path)}")
         return path
 
-    # -- steps -----------------------------------------------------------------------------------
+    def aipp_op(self) -> "AippOp":
+        """The work folder's AIPP config for the model's one input, with what it leaves to the model settled
+        (sizes of 0, ``related_input_name``) as the converter settles it."""
+        from .aipp import parse_aipp_config, resolve_aipp_ops
+        from .export import INPUT_NAME as MODEL_INPUT
+        from .imagenet import CROP_SIZE
 
-    def step_weights(self) -> None:
-        from .model import DEMO_WEIGHTS_NAME, WEIGHTS_NAME, download_weights, is_demo_checkpoint, verify_weights
+        shape = (self.opts.batch_size, 3, CROP_SIZE, CROP_SIZE)
+        ops = resolve_aipp_ops(parse_aipp_config(self.aipp_config), [MODEL_INPUT], {MODEL_INPUT: shape},
+                               {MODEL_INPUT: 1})
+        if len(ops) != 1:
+            raise PipelineError(f"{self.aipp_config}: {len(ops)} aipp_op blocks for a model with one input")
+        return ops[0]
 
-        explicit = self.args.checkpoint is not None
-        path = self.args.checkpoint.resolve() if explicit else self.work / WEIGHTS_NAME
-        print(f"  reads {self.rel(path)}")
-        if not path.exists() and explicit:
-            raise PipelineError(f"{path}: checkpoint not found")
-        if not path.exists() and not self.args.offline:
-            print(f"  {path.name} absent: fetching the guide's weights")
-            try:
-                download_weights(path)
-                print(f"  downloaded {self.rel(path)} (SHA-256 checked)")
-            except PipelineError as exc:
-                print(f"  download failed: {exc}")
-        if path.exists():
-            verify_weights(path)
-            self.checkpoint = path
+    def rel(self, path: Path) -> str:
+        return self.scripts.rel(path)
+
+    def temp_folders(self) -> List[Path]:
+        """The folders the driver's steps write into (where a killed run can leave hidden temporaries)."""
+        folders = [self.work, self.work / STATE_DIR, self.bin_dir, self.bin_dir.parent, self.result_dir,
+                   self.work / PERF_MODELS, self.work / PERF_RUNS, self.work / "dataset" / "demo",
+                   self.work / "dataset" / "demo" / "val_union"]
+        runs = self.work / PERF_RUNS
+        folders += sorted(p for p in runs.iterdir() if p.is_dir()) if runs.is_dir() else []
+        return folders
+
+    # -- running things --------------------------------------------------------------------------
+
+    def run(self, command: Command, *, capture: bool = False) -> str:
+        """Run a command in the work folder, echoing it as a user would type it; fail on non-zero exit."""
+        print("  $ " + " ".join(shlex.quote(part) for part in command.shown), flush=True)
+        if not capture:
+            rc = subprocess.run(command.run, cwd=str(self.work), preexec_fn=self._preexec).returncode
+            output = ""
         else:
-            demo = self.work / DEMO_WEIGHTS_NAME
-            if demo.exists() and is_demo_checkpoint(demo):
-                print(f"  using the existing seeded demo checkpoint {self.rel(demo)}")
-            else:
-                from .model import write_demo_checkpoint
+            proc = subprocess.Popen(command.run, cwd=str(self.work), stdout=subprocess.PIPE,
+                                    universal_newlines=True, preexec_fn=self._preexec)
+            assert proc.stdout is not None
+            lines = []
+            for line in proc.stdout:
+                sys.stdout.write("    " + line)
+                lines.append(line)
+            rc = proc.wait()
+            output = "".join(lines)
+        sys.stdout.flush()
+        if rc != 0:
+            raise PipelineError(f"command failed with exit status {rc}: {' '.join(command.shown[:3])} …")
+        return output
 
-                print(f"  writing the seeded demo checkpoint {self.rel(demo)} (same keys and shapes as the real one)")
-                write_demo_checkpoint(demo, seed=0)
-            self.checkpoint = demo
-        self.demo_weights = is_demo_checkpoint(self.checkpoint)
+    def produce(self, unit: Unit, *, skipped: str = "up to date, skipped", interrupted: bool = False,
+                redo_note: str = "") -> bool:
+        """Skip ``unit`` when up to date; else clear its stamp and owned outputs, run it, check and stamp its
+        outputs. The one place where a step is skipped, run or recorded. True when it ran.
+
+        ``interrupted``: the previous run was killed in this step (said, with ``redo_note``, when redoing it).
+        """
+        forced = self.opts.force and self.current in self.opts.steps  # not the always-run resolution steps
+        if not forced and self.stamps.up_to_date(unit.key, unit.reads, unit.options, unit.writes):
+            note = "the interrupted run had finished this step; " if interrupted else ""
+            print(f"  {note}{skipped}")
+            return False
+        if interrupted:
+            print("  the previous run was interrupted during this step: redoing it"
+                  + (f" ({redo_note})" if redo_note else ""))
+        self.stamps.clear(unit.key)
+        for path in unit.clears:
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+        unit.action()
+        for path in unit.writes:
+            if not path.exists():
+                raise PipelineError(f"{path}: {unit.key} finished without writing it")
+        self.stamps.record(unit.key, unit.reads, unit.options, unit.writes)
+        return True
+
+    def annotations(self) -> Dict[str, str]:
+        """Marks every JSON the run writes carries when the weights or the data are demos."""
+        notes: Dict[str, str] = {}
         if self.demo_weights:
-            print(f"  WARNING: {DEMO_WARNING}")
+            notes["warning"] = DEMO_WARNING
+        if self.demo_data:
+            notes["dataset_note"] = DEMO_DATA_NOTE
+        return notes
 
-    def step_dataset(self) -> None:
-        default_root = self.work / "dataset" / "ImageNet"
-        data_dir = self.args.data_dir.resolve() if self.args.data_dir else default_root / "val_union"
-        label_file = self.args.label_file.resolve() if self.args.label_file else default_root / "val_label.txt"
-        if data_dir.is_dir():
-            if not label_file.is_file():
-                raise PipelineError(f"{label_file}: label file not found (needed with {data_dir})")
-            self.data_dir, self.label_file = data_dir, label_file
-            print(f"  images {self.rel(data_dir)}, labels {self.rel(label_file)}")
-            return
-        if self.args.data_dir is not None:
-            raise PipelineError(f"{data_dir}: image folder not found")
-        self.demo_data = True
-        demo_root = self.work / "dataset" / "demo"
-        self.data_dir, self.label_file = demo_root / "val_union", demo_root / "val_label.txt"
-        print(f"  {self.rel(data_dir)} absent: using a generated demo set in {self.rel(demo_root)}")
-        print(f"  NOTE: {DEMO_DATA_NOTE}")
-        options = {"images": self.args.demo_images, "seed": DEMO_SEED}
-        assert self.checkpoint is not None
-        if self.up_to_date("dataset", [self.checkpoint], options, [self.data_dir, self.label_file]):
-            print("  demo set up to date")
-            return
-        self._generate_demo_set()
-        self.record("dataset", [self.checkpoint], options, [self.data_dir, self.label_file])
+    def annotate_flags(self) -> List[str]:
+        """``--annotate key=value`` for each of :meth:`annotations` (the project's scripts take them)."""
+        flags: List[str] = []
+        for key, value in self.annotations().items():
+            flags += ["--annotate", f"{key}={value}"]
+        return flags
 
-    def _generate_demo_set(self) -> None:
-        import numpy as np
-        import torch
+    def convert_unit(self, batch: int, *, check: bool = True) -> Unit:
+        """Step 3 at one batch size (the perf step converts one model per batch size the same way)."""
+        command = self.toolchain.convert_command  # resolved lazily: on Ascend it may ask npu-smi for the chip
+        return Unit(f"convert_bs{batch}", [self.dynamic_onnx, self.aipp_config], [self.toolchain.model_path(batch)],
+                    {"batch": batch, **self.toolchain.convert_options()},
+                    lambda: self.run(command(batch, check=check)))
 
-        from .aipp import apply_aipp, parse_aipp_config
-        from .model import load_checkpoint
-        from .preprocess import EvalTransform, preprocess_file
-        from .synthetic import make_image_folder
+    # -- the run ---------------------------------------------------------------------------------
 
-        assert self.data_dir is not None and self.label_file is not None and self.checkpoint is not None
-        if self.data_dir.exists():
-            shutil.rmtree(self.data_dir)  # our own generated folder: regenerate it whole
-        images = make_image_folder(self.data_dir, self.args.demo_images, seed=DEMO_SEED)
-        (aipp,) = parse_aipp_config(self.aipp_config)
-        model = load_checkpoint(self.checkpoint)
-        labels = []
-        transform = EvalTransform()
-        for start in range(0, len(images), 16):
-            chunk = images[start:start + 16]
-            batch = np.stack([preprocess_file(p, transform) for p in chunk])
-            with torch.no_grad():
-                logits = model(torch.from_numpy(apply_aipp(batch, aipp)))
-            labels += [f"{p.name} {int(c)}\n" for p, c in zip(chunk, logits.argmax(1).tolist())]
-        atomic_write_text(self.label_file, "".join(labels))
-        print(f"  generated {len(images)} images (RGB/grayscale/CMYK JPEG, palette/RGBA PNG) and their labels")
-
-    def step_preprocess(self) -> None:
-        from .preprocess import list_images
-
-        assert self.data_dir is not None
-        print(f"  reads {self.rel(self.data_dir)}, writes {self.rel(self.bin_dir)}")
-        if self.up_to_date("preprocess", [self.data_dir], {}, [self.bin_dir]):
-            print("  up to date, skipped")
-            return
-        command = ["imagenet_torch_preprocess.py", self.rel(self.data_dir), self.rel(self.bin_dir)]
-        command += ["--force"] if self.args.force else []
-        self.run(*self.script(command[0], command[1:]))
-        # Inputs removed since an earlier run leave .bin files behind that would be inferred and scored.
-        images, _ = list_images(self.data_dir)
-        wanted = {stem_of(p) for p in images}
-        stale = [p for p in self.bin_dir.glob("*.bin") if stem_of(p) not in wanted]
-        for path in stale:
-            path.unlink()
-        if stale:
-            print(f"  removed {len(stale)} .bin files whose images are gone from {self.rel(self.data_dir)}")
-        self.record("preprocess", [self.data_dir], {}, [self.bin_dir])
-
-    def step_export(self) -> None:
-        assert self.checkpoint is not None
-        print(f"  reads {self.rel(self.checkpoint)}, writes {self.rel(self.dynamic_onnx)}")
-        if self.up_to_date("export", [self.checkpoint], {}, [self.dynamic_onnx]):
-            print("  up to date, skipped")
-            return
-        command = ["SE_ResNet50_pth2onnx.py", self.rel(self.checkpoint), self.rel(self.dynamic_onnx)]
-        self.run(*self.script(command[0], command[1:]))
-        self.record("export", [self.checkpoint], {}, [self.dynamic_onnx])
-
-    def _resolve_soc(self) -> str:
-        if self.soc_version:
-            return self.soc_version
-        if self.args.soc_version:
-            self.soc_version = self.args.soc_version
-            return self.soc_version
-        if shutil.which("npu-smi") is None:
-            raise PipelineError("atc is on the PATH but npu-smi is not: give the chip with --soc-version Ascend310P3")
-        out = subprocess.run(["npu-smi", "info"], capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            match = _NPU_ROW.match(line)
-            if match and match.group(1) not in ("NPU", "Chip"):
-                self.soc_version = f"Ascend{match.group(1)}"
-                print(f"  chip from 'npu-smi info': {self.soc_version}")
-                return self.soc_version
-        raise PipelineError("npu-smi info: no chip name found; give it with --soc-version (e.g. Ascend310P3)")
-
-    def convert(self, batch: int, *, check: bool = True) -> Path:
-        """Convert the dynamic ONNX with AIPP to a static-batch model (ATC on Ascend, aipp_convert.py elsewhere)."""
-        target = self.model_path(batch)
-        inputs = [self.dynamic_onnx, self.aipp_config]
-        if self.ascend:
-            self._resolve_soc()
-        options = {"batch": batch, "precision": self.precision, "ascend": self.ascend, "soc": self.soc_version}
-        step = f"convert_bs{batch}"
-        if self.up_to_date(step, inputs, options, [target]):
-            print(f"  {self.rel(target)} up to date, skipped")
-            return target
-        stem = self.rel(target.with_suffix(""))
-        flags = [
-            f"--model={self.rel(self.dynamic_onnx)}", "--framework=5", "--input_format=NCHW",
-            f'--input_shape=image:{batch},3,{imagenet.CROP_SIZE},{imagenet.CROP_SIZE}', f"--output={stem}",
-            "--log=error",
-        ]
-        if self.ascend:
-            flags += [f"--soc_version={self._resolve_soc()}", f"--insert_op_conf={self.rel(self.aipp_config)}",
-                      "--enable_small_channel=1"]
-            self.run(["atc", *flags])
-        else:
-            if self.args.soc_version:
-                flags.append(f"--soc_version={self.args.soc_version}")
-            flags += [f"--insert_op_conf={self.rel(self.aipp_config)}", "--enable_small_channel=1",
-                      f"--precision_mode={self.precision}"]
-            flags += [] if check else ["--skip-check"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self.run(*self.script("aipp_convert.py", flags))
-        if not target.is_file():
-            raise PipelineError(f"{target}: the converter finished but wrote no model")
-        self.record(step, inputs, options, [target])
-        return target
-
-    def step_convert(self) -> None:
-        target = self.model_path(self.args.batch_size)
-        tool = "atc (Ascend)" if self.ascend else "aipp_convert.py (portable ATC)"
-        print(f"  {tool}: reads {self.rel(self.dynamic_onnx)} + {self.rel(self.aipp_config)}, "
-              f"writes {self.rel(target)}")
-        self.convert(self.args.batch_size)
-
-    def runner_command(self, model: Path, flags: list[str]) -> tuple[list[str], list[str]]:
-        """(command, as displayed) for ais_bench on Ascend, ais_infer.py elsewhere."""
-        if self.ascend:
-            return [self.python, "-m", "ais_bench", *flags], ["python3", "-m", "ais_bench", *flags]
-        extra = ["--backend", self.args.backend]
-        return self.script("ais_infer.py", [*flags, *extra])
-
-    def step_infer(self) -> None:
-        model = self.model_path(self.args.batch_size)
-        summary = self.work / f"{RESULT_DIRNAME}_summary.json"
-        print(f"  reads {self.rel(model)} + {self.rel(self.bin_dir)}, writes {self.rel(self.result_dir)}/")
-        options = {"backend": self.args.backend, "ascend": self.ascend, "notes": self.annotations()}
-        if self.up_to_date("infer", [model, self.bin_dir], options, [self.result_dir]):
-            print("  up to date, skipped")
-            return
-        if self.result_dir.exists():
-            shutil.rmtree(self.result_dir)  # stale results of other inputs would be scored by the metric
-        flags = ["--model", self.rel(model), "--batchsize", str(self.args.batch_size), "--input", self.rel(self.bin_dir),
-                 "--output", "./", "--output_dirname", RESULT_DIRNAME, "--outfmt", "TXT"]
-        command, display = self.runner_command(model, flags)
-        if not self.ascend:
-            command += self.annotate_flags()
-        self.run(command, display)
-        if not self.result_dir.is_dir():
-            raise PipelineError(f"{self.result_dir}: inference wrote no result folder")
-        if not self.ascend and not summary.is_file():
-            raise PipelineError(f"{summary}: inference wrote no summary")
-        self.record("infer", [model, self.bin_dir], options, [self.result_dir])
-
-    def step_metric(self) -> None:
-        assert self.label_file is not None
-        out = self.work / ACCURACY_JSON
-        print(f"  reads {self.rel(self.result_dir)}/ + {self.rel(self.label_file)}, writes {self.rel(out)}")
-        inputs, options = [self.result_dir, self.label_file], {"notes": self.annotations()}
-        if self.up_to_date("metric", inputs, options, [out]):
-            print("  up to date, skipped")
-        else:
-            command = ["vision_metric_ImageNet.py", self.rel(self.result_dir) + "/", self.rel(self.label_file), "./",
-                       ACCURACY_JSON]
-            run_command, shown = self.script(command[0], command[1:])
-            self.run(run_command + self.annotate_flags(), shown)
-            self.record("metric", inputs, options, [out])
-        values = {item["key"]: item["value"] for item in json.loads(out.read_text())["value"]}
-        caveat = ""
-        if self.demo_weights or self.demo_data:
-            caveat = " (DEMO: " + ("weights are random" if self.demo_weights else "") + \
-                     ("; " if self.demo_weights and self.demo_data else "") + \
-                     ("labels are PyTorch's own predictions" if self.demo_data else "") + ")"
-        print(f"  accuracy: top-1 {values['Top1 accuracy']}, top-5 {values['Top5 accuracy']} "
-              f"on {values['Number of images']} images{caveat}")
-
-    def step_fidelity(self) -> None:
-        from .aipp import parse_aipp_config
-        from .fidelity import compare_with_pytorch
-
-        assert self.checkpoint is not None
-        out = self.work / "fidelity.json"
-        print(f"  reads {self.rel(self.bin_dir)} + {self.rel(self.result_dir)}/ + {self.rel(self.checkpoint)}, "
-              f"writes {self.rel(out)}")
-        inputs = [self.checkpoint, self.bin_dir, self.result_dir, self.aipp_config]
-        options = {"limit": self.args.fidelity_images, "precision": self.precision, "notes": self.annotations()}
-        if self.up_to_date("fidelity", inputs, options, [out]):
-            print("  up to date, skipped: " + json.loads(out.read_text())["summary"])
-            return
-        (aipp,) = parse_aipp_config(self.aipp_config)
-        report = compare_with_pytorch(self.checkpoint, self.bin_dir, self.result_dir, aipp,
-                                      precision=self.precision, limit=self.args.fidelity_images)
-        atomic_write_json(out, {**report.to_dict(), "reference": "PyTorch fp32 with numpy AIPP on the same .bin",
-                                "backend": self._runner_backend(),
-                                "summary": report.one_line(), **self.annotations()})
-        print("  " + report.one_line())
-        if not report.passed:
-            raise PipelineError(f"{out}: fp32 results disagree with PyTorch beyond tolerance "
-                                f"(worst image {report.worst_image})")
-        self.record("fidelity", inputs, options, [out])
-
-    def _runner_backend(self) -> str:
-        """The runtime that produced ./result: the runner's summary names it (auto resolved)."""
-        if self.ascend:
-            return "ais_bench"
-        try:
-            summary = json.loads((self.work / f"{RESULT_DIRNAME}_summary.json").read_text())
-            return str(summary["backend"]["name"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return self.args.backend
-
-    def step_perf(self) -> None:
-        from .report import PerfRecord, cpu_model, parse_throughput, short_cpu_name, write_perf_outputs
-
-        outputs = [self.work / name for name in ("perf.json", "perf.md", "perf.png")]
-        inputs = [self.dynamic_onnx, self.aipp_config]
-        options = {"sizes": self.perf_sizes, "loop": self.args.perf_loop, "backend": self.args.backend,
-                   "precision": self.precision, "ascend": self.ascend, "notes": self.annotations()}
-        print(f"  pure inference at batch {', '.join(map(str, self.perf_sizes))}, writes "
-              f"{', '.join(self.rel(p) for p in outputs)}")
-        if self.up_to_date("perf", inputs, options, outputs):
-            print("  up to date, skipped (--force to measure again)")
-            return
-        records = []
-        backends: dict[int, str] = {}
-        for batch in self.perf_sizes:
-            model = self.convert(batch, check=False)
-            flags = [f"--model={self.rel(model)}", f"--loop={self.args.perf_loop}", f"--batchsize={batch}"]
-            summary_json = None
-            if not self.ascend:
-                flags += ["--output=./perf_runs", f"--output_dirname=bs{batch}"]
-                summary_json = self.work / "perf_runs" / f"bs{batch}_summary.json"
-            command, display = self.runner_command(model, flags)
-            output = self.run(command, display, capture=True)
-            _, mean_ms, throughput = parse_throughput(output, " ".join(display[:3]))
-            median = p99 = runs = None
-            if summary_json is not None and summary_json.is_file():
-                summary = json.loads(summary_json.read_text())
-                compute = summary.get("NPU_compute_time", {})
-                median, p99, runs = compute.get("median_ms"), compute.get("percentile99_ms"), compute.get("count")
-                backends[batch] = summary.get("backend", {}).get("name", self.args.backend)
-            backend = "ais_bench" if self.ascend else backends.get(batch, self.args.backend)
-            records.append(PerfRecord(batch, throughput, mean_ms, backend, self.precision, median, p99, runs))
-        if self.ascend:
-            chip = machine = self.soc_version or "Ascend"
-        else:
-            chip = short_cpu_name(cpu_model())
-            machine = f"{cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}"
-        meta = {"date": dt.date.today().isoformat(), "machine": machine, "loop": self.args.perf_loop,
-                "precision": self.precision,
-                "backend_per_batch": {str(k): v for k, v in backends.items()}, "mode": "pure inference (no file I/O)",
-                **self.annotations()}
-        paths = write_perf_outputs(self.work, chip, records, meta)
-        print("  " + ", ".join(f"bs{r.batch_size}: {r.throughput_images_per_s:.1f} images/s" for r in records))
-        print(f"  wrote {', '.join(self.rel(p) for p in paths)}")
-        self.record("perf", inputs, options, outputs)
-
-    # -- driver ----------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Take the work folder: lock it, report an interrupted previous run, remove its temporaries."""
+        self.lock.acquire()
+        previous = self.lock.previous
+        if previous is not None:
+            self.interrupted_step = previous.get("step")
+            print(f"previous run was interrupted ({describe(previous)}) and no longer runs: taking over "
+                  "its work folder")
+        removed = sum(remove_stale_temps(folder) for folder in self.temp_folders())
+        if removed:
+            print(f"removed {removed} temporary file(s) left by an interrupted run")
 
     def execute(self) -> None:
-        self.ascend = shutil.which("atc") is not None
-        print(f"work folder {self.work}; {'Ascend host: atc + ais_bench' if self.ascend else 'portable: aipp_convert.py + ais_infer.py'}")
-        for number, name in enumerate(STEPS, start=FIRST_STEP_NUMBER):
-            always = name in ("weights", "dataset")  # they resolve paths the other steps need
-            if name not in self.steps and not always:
+        """Run the chosen steps in order, each announced with its number and timed."""
+        print(f"work folder {self.work}; {self.toolchain.banner}")
+        for line in toolchain_notes(self.toolchain):
+            print(line)
+        total_steps = len(STEPS) + FIRST_STEP_NUMBER - 1
+        for number, step in enumerate(STEPS, start=FIRST_STEP_NUMBER):
+            if step.name not in self.opts.steps and not step.always:
                 continue
-            print(f"[{number}/{TOTAL_STEPS}] {name}", flush=True)
+            print(f"[{number}/{total_steps}] {step.name}", flush=True)
             started = time.perf_counter()
-            self.current_step = name
-            method: Callable[[], None] = getattr(self, f"step_{name}")
+            self.current = step.name
+            self.lock.note_step(step.name)
             try:
-                method()
+                self.run_step(step)
             except PipelineError as exc:
-                raise PipelineError(f"step {name} failed: {exc}") from None
-            self.timings[name] = time.perf_counter() - started
-            print(f"[{number}/{TOTAL_STEPS}] {name} done in {self.timings[name]:.1f} s", flush=True)
+                raise PipelineError(f"step {step.name} failed: {exc}") from None
+            self.timings[step.name] = time.perf_counter() - started
+            print(f"[{number}/{total_steps}] {step.name} done in {self.timings[step.name]:.1f} s", flush=True)
         total = sum(self.timings.values())
         print(f"all steps done in {total:.1f} s" + (f" — {DEMO_WARNING}" if self.demo_weights else ""))
 
+    def run_step(self, step: Step) -> None:
+        """Resolve, show what the step reads and writes, produce it, report its figures."""
+        if step.prepare is not None:
+            step.prepare(self)
+        unit = step.unit(self)
+        if unit is None or not unit.writes:
+            return
+        if step.show_io:
+            io = f"reads {' + '.join(self.rel(p) for p in unit.reads)}, writes {', '.join(self.rel(p) for p in unit.writes)}"
+            print(f"  {step.what(self)}: {io}" if step.what else f"  {io}")
+        ran = self.produce(unit, interrupted=step.name == self.interrupted_step, redo_note=step.redo_note)
+        if step.report is not None:
+            step.report(self, ran)
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse options and run the chosen steps."""
-    args = build_parser().parse_args(argv)
-    repo = Path(__file__).resolve().parents[1]
-    work = args.work_dir.resolve()
-    work.mkdir(parents=True, exist_ok=True)
-    pipeline = Pipeline(args=args, repo=repo, work=work, steps=_parse_steps(args.steps),
-                        perf_sizes=_parse_sizes(args.perf_batch_sizes))
-    pipeline.execute()
+
+# -- step actions --------------------------------------------------------------------------------
+
+
+def resolve_weights(d: Driver) -> None:
+    """The checkpoint: the given one, the guide's (downloaded if absent), else the seeded demo one."""
+    from .model import DEMO_WEIGHTS_NAME, WEIGHTS_NAME, download_weights, is_demo_checkpoint, verify_weights
+
+    explicit = d.opts.checkpoint is not None
+    path = d.opts.checkpoint if d.opts.checkpoint is not None else d.work / WEIGHTS_NAME
+    print(f"  reads {d.rel(path)}")
+    if not path.exists() and explicit:
+        raise PipelineError(f"{path}: checkpoint not found")
+    if not path.exists() and not d.opts.offline:
+        print(f"  {path.name} absent: fetching the guide's weights")
+        try:
+            download_weights(path)
+            print(f"  downloaded {d.rel(path)} (SHA-256 checked)")
+        except PipelineError as exc:
+            print(f"  download failed: {exc}")
+    if path.exists():
+        verify_weights(path)
+        d.checkpoint = path
+    else:
+        demo = d.work / DEMO_WEIGHTS_NAME
+        if demo.exists() and is_demo_checkpoint(demo):
+            print(f"  using the existing seeded demo checkpoint {d.rel(demo)}")
+        else:
+            from .model import write_demo_checkpoint
+
+            print(f"  writing the seeded demo checkpoint {d.rel(demo)} (same keys and shapes as the real one)")
+            write_demo_checkpoint(demo, seed=0)
+        d.checkpoint = demo
+    d.demo_weights = is_demo_checkpoint(d.checkpoint)
+    if d.demo_weights:
+        print(f"  WARNING: {DEMO_WARNING}")
+
+
+def resolve_dataset(d: Driver) -> None:
+    """The images and labels: the given or default ImageNet folder, else a generated demo set."""
+    default_root = d.work / "dataset" / "ImageNet"
+    data_dir = d.opts.data_dir or default_root / "val_union"
+    label_file = d.opts.label_file or default_root / "val_label.txt"
+    if data_dir.is_dir():
+        if not label_file.is_file():
+            raise PipelineError(f"{label_file}: label file not found (needed with {data_dir})")
+        d.data_dir, d.label_file = data_dir, label_file
+        print(f"  images {d.rel(data_dir)}, labels {d.rel(label_file)}")
+        return
+    if d.opts.data_dir is not None:
+        raise PipelineError(f"{data_dir}: image folder not found")
+    d.demo_data = True
+    demo_root = d.work / "dataset" / "demo"
+    d.data_dir, d.label_file = demo_root / "val_union", demo_root / "val_label.txt"
+    print(f"  {d.rel(data_dir)} absent: using a generated demo set in {d.rel(demo_root)}")
+    print(f"  NOTE: {DEMO_DATA_NOTE}")
+
+
+def demo_set(d: Driver) -> Sequence[Path]:
+    """The generated demo set (nothing when the user's images are used)."""
+    assert d.data_dir is not None and d.label_file is not None
+    return [d.data_dir, d.label_file] if d.demo_data else []
+
+
+def generate_demo_set(d: Driver) -> None:
+    """Demo images of every kind the preprocessing handles, labelled with PyTorch's own top-1."""
+    import numpy as np
+    import torch
+
+    from .aipp import apply_aipp
+    from .model import load_checkpoint
+    from .preprocess import EvalTransform, preprocess_file
+    from .synthetic import make_image_folder
+
+    assert d.data_dir is not None and d.label_file is not None and d.checkpoint is not None
+    images = make_image_folder(d.data_dir, d.opts.demo_images, seed=DEMO_SEED)
+    aipp = d.aipp_op()
+    model = load_checkpoint(d.checkpoint)
+    labels = []
+    transform = EvalTransform()
+    for start in range(0, len(images), 16):
+        chunk = images[start:start + 16]
+        batch = np.stack([preprocess_file(p, transform) for p in chunk])
+        with torch.no_grad():
+            logits = model(torch.from_numpy(apply_aipp(batch, aipp)))
+        labels += [f"{p.name} {int(c)}\n" for p, c in zip(chunk, logits.argmax(1).tolist())]
+    atomic_write_text(d.label_file, "".join(labels))
+    print(f"  generated {len(images)} images (RGB/grayscale/CMYK JPEG, palette/RGBA PNG) and their labels")
+
+
+def preprocess(d: Driver) -> None:
+    """Step 1 (it removes the .bin files of images that are gone). The driver owns the .bin folder: one made
+    from another image folder is redone (``--force``) rather than refused."""
+    from .preprocess import EvalTransform, made_elsewise
+
+    assert d.data_dir is not None
+    other = made_elsewise(d.bin_dir, d.data_dir, EvalTransform())
+    if other is not None:
+        print(f"  {d.rel(d.bin_dir)} was made from {other}: redoing it")
+    force = d.opts.force or other is not None
+    args = [d.rel(d.data_dir), d.rel(d.bin_dir)] + (["--force"] if force else [])
+    d.run(d.scripts.command("imagenet_torch_preprocess.py", args))
+
+
+def export(d: Driver) -> None:
+    """Step 2: the checkpoint to the dynamic-batch ONNX model."""
+    assert d.checkpoint is not None
+    d.run(d.scripts.command("SE_ResNet50_pth2onnx.py", [d.rel(d.checkpoint), d.rel(d.dynamic_onnx)]))
+
+
+def infer(d: Driver) -> None:
+    """Step 4: one TXT result per .bin into ./result (emptied first), and the runner's summary."""
+    d.run(d.toolchain.infer_command(d.bin_dir, d.annotate_flags()))
+    summary = d.toolchain.infer_summary()
+    if summary is not None and not summary.is_file():
+        raise PipelineError(f"{summary}: inference wrote no summary")
+
+
+def infer_owned(d: Driver) -> Sequence[Path]:
+    """./result and its summary: removed before step 4, so the metric scores this run's results only."""
+    return [d.result_dir, summary_path(d.work, RESULT_DIRNAME)]
+
+
+def metric(d: Driver) -> None:
+    """Step 5: top-1/top-5 of ./result against the labels."""
+    assert d.label_file is not None
+    args = [d.rel(d.result_dir) + "/", d.rel(d.label_file), "./", ACCURACY_JSON]
+    d.run(d.scripts.command("vision_metric_ImageNet.py", args).plus(d.annotate_flags()))
+
+
+def report_accuracy(d: Driver, ran: bool) -> None:
+    """One line with the accuracy (also when the step was up to date)."""
+    values = {item["key"]: item["value"] for item in json.loads((d.work / ACCURACY_JSON).read_text())["value"]}
+    demo = [text for flag, text in ((d.demo_weights, "weights are random"),
+                                    (d.demo_data, "labels are PyTorch's own predictions")) if flag]
+    caveat = f" (DEMO: {'; '.join(demo)})" if demo else ""
+    print(f"  accuracy: top-1 {values['Top1 accuracy']}, top-5 {values['Top5 accuracy']} "
+          f"on {values['Number of images']} images{caveat}")
+
+
+def fidelity(d: Driver) -> None:
+    """The results against PyTorch on the same inputs; an fp32 run fails beyond tolerance."""
+    from .fidelity import compare_with_pytorch
+
+    assert d.checkpoint is not None
+    out = d.work / FIDELITY_JSON
+    report = compare_with_pytorch(d.checkpoint, d.bin_dir, d.result_dir, d.aipp_op(), precision=d.toolchain.precision,
+                                  limit=d.opts.fidelity_images)
+    atomic_write_json(out, {**report.to_dict(), "reference": "PyTorch fp32 with numpy AIPP on the same .bin",
+                            "backend": d.toolchain.runtime(d.opts.backend),
+                            "summary": report.one_line(), **d.annotations()})
+    print("  " + report.one_line())
+    if not report.passed:
+        raise PipelineError(f"{out}: fp32 results disagree with PyTorch beyond tolerance "
+                            f"(worst image {report.worst_image})")
+
+
+def report_fidelity(d: Driver, ran: bool) -> None:
+    """The recorded one-line verdict when the step was up to date."""
+    if not ran:
+        print("  " + json.loads((d.work / FIDELITY_JSON).read_text())["summary"])
+
+
+def perf(d: Driver) -> None:
+    """Step 6: pure inference at each batch size (one converted model each), then the table and chart."""
+    from .report import write_perf_outputs
+
+    records: List[PerfRecord] = []
+    for batch in d.opts.perf_batch_sizes:
+        target = d.toolchain.model_path(batch)
+        d.produce(d.convert_unit(batch, check=False), skipped=f"{d.rel(target)} up to date, skipped")
+        command = d.toolchain.perf_command(batch, d.opts.perf_loop)
+        output = d.run(command, capture=True)
+        records.append(d.toolchain.perf_record(batch, command, output))
+    chip, machine = d.toolchain.chip_and_machine()
+    backends = {str(r.batch_size): r.backend for r in records}
+    meta = {"date": dt.date.today().isoformat(), "machine": machine, "loop": d.opts.perf_loop,
+            "precision": d.toolchain.precision, "backend_per_batch": backends,
+            "mode": "pure inference (no file I/O)", **d.annotations()}
+    paths = write_perf_outputs(d.work, chip, records, meta)
+    print("  " + ", ".join(f"bs{r.batch_size}: {r.throughput_images_per_s:.1f} images/s" for r in records))
+    print(f"  wrote {', '.join(d.rel(p) for p in paths)}")
+
+
+STEPS: Tuple[Step, ...] = (
+    Step("weights", prepare=resolve_weights, always=True),
+    Step("dataset", prepare=resolve_dataset, always=True, action=generate_demo_set, show_io=False,
+         reads=lambda d: [d.checkpoint], writes=demo_set, clears=lambda d: demo_set(d)[:1],
+         options=lambda d: {"images": d.opts.demo_images, "seed": DEMO_SEED}),
+    Step("preprocess", action=preprocess, reads=lambda d: [d.data_dir], writes=lambda d: [d.bin_dir],
+         redo_note="the .bin files it had finished are kept"),
+    Step("export", action=export, reads=lambda d: [d.checkpoint], writes=lambda d: [d.dynamic_onnx]),
+    # An int8 "calibrate" step (dynamic ONNX + calibration .bin -> quantized ONNX) goes here.
+    Step("convert", make=lambda d: d.convert_unit(d.opts.batch_size), what=lambda d: d.toolchain.convert_tool),
+    Step("infer", action=infer, reads=lambda d: [d.model, d.bin_dir], writes=lambda d: [d.result_dir],
+         clears=infer_owned,
+         options=lambda d: {"backend": d.opts.backend, "ascend": d.toolchain.ascend, "notes": d.annotations()}),
+    Step("metric", action=metric, reads=lambda d: [d.result_dir, d.label_file],
+         writes=lambda d: [d.work / ACCURACY_JSON], options=lambda d: {"notes": d.annotations()},
+         report=report_accuracy),
+    Step("fidelity", action=fidelity, reads=lambda d: [d.checkpoint, d.bin_dir, d.result_dir, d.aipp_config],
+         writes=lambda d: [d.work / FIDELITY_JSON], report=report_fidelity,
+         options=lambda d: {"limit": d.opts.fidelity_images, "precision": d.toolchain.precision,
+                            "notes": d.annotations()}),
+    Step("perf", action=perf, reads=lambda d: [d.dynamic_onnx, d.aipp_config],
+         writes=lambda d: [d.work / name for name in PERF_OUTPUTS], clears=lambda d: d.toolchain.perf_folders(),
+         what=lambda d: f"pure inference at batch {', '.join(map(str, d.opts.perf_batch_sizes))}",
+         options=lambda d: {"sizes": list(d.opts.perf_batch_sizes), "loop": d.opts.perf_loop,
+                            "backend": d.opts.backend, "precision": d.toolchain.precision,
+                            "ascend": d.toolchain.ascend, "notes": d.annotations()}),
+)
+STEP_NAMES: Tuple[str, ...] = tuple(step.name for step in STEPS)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Parse options, take the work folder and run the chosen steps."""
+    opts = Options.from_args(build_parser().parse_args(argv))
+    opts.work.mkdir(parents=True, exist_ok=True)
+    driver = Driver(opts, Path(__file__).resolve().parents[1])
+    driver.start()
+    ended = False
+    try:
+        driver.execute()
+        ended = True
+    except PipelineError:
+        ended = True  # a failed step is a finished run: its error says what to fix
+        raise
+    finally:
+        driver.lock.release(ended=ended)
     return 0
 
 

@@ -354,6 +354,15 @@ def _write_manifest(dst: Path, source: str, transform: EvalTransform, files: dic
     atomic_write_text(manifest_path(dst), head + ', "files": {\n' + body + "\n}}\n")
 
 
+def made_elsewise(dst: str | Path, src: str | Path, transform: EvalTransform) -> str | None:
+    """What ``dst`` was made from when its manifest names another source folder or transform, else None."""
+    previous = _read_manifest(Path(dst))
+    if not previous or (previous.get("source") == str(Path(src).resolve())
+                        and previous.get("transform") == transform.as_record()):
+        return None
+    return _describe_record(previous.get("source"), previous.get("transform"))
+
+
 def _describe_record(source: object, transform: object) -> str:
     if isinstance(transform, dict):
         text = f"--resize {transform.get('resize')} --format {transform.get('output_format')}"

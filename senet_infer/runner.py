@@ -1,68 +1,72 @@
 """Steps 4 and 6: an ais_bench-compatible runner (file mode and pure mode) over the portable backends.
 
-Command line: ``python3 ais_infer.py --model M.onnx [--input DIR] [--output OUT --output_dirname NAME]
-[--outfmt BIN|NPY|TXT] [--batchsize N] [--loop N] ...`` — ais_bench's options and behaviour
-(batching, padding of the last batch, result names and formats, summary), plus ``--backend``,
-``--threads`` and ``--annotate``. An ``.om`` model is handed to
-the real ``python3 -m ais_bench`` when it is installed.
+Command line: ``python3 ais_infer.py --model M.onnx [--input DIR[,DIR2]] [--output OUT --output_dirname NAME]
+[--outfmt BIN|NPY|TXT] [--batchsize N] [--loop N] [--device 0[,1]] ...`` — ais_bench's options and
+behaviour (batching, padding of the last batch, result names and formats, summary, one process per
+listed device), plus ``--backend``, ``--threads``, ``--hint`` and ``--annotate``. An ``.om`` model is
+handed, with every argument, to the real ``python3 -m ais_bench``.
 
-File mode reads the input files batch by batch in a background thread, runs each batch, and
-writes ``<output>/<output_dirname>/<stem>_<k>.<fmt>`` from a small writer pool, so memory does not
-grow with the number of inputs.
+File mode reads the input files batch by batch in a background thread, keeps as many batches in
+flight as the backend runs at once (OpenVINO's THROUGHPUT hint chooses that number), and writes
+``<output>/<output_dirname>/<stem>_<k>.<fmt>`` from a small writer pool, so memory does not grow
+with the number of inputs. Every result file is written under a hidden temporary name and renamed.
 
-Summary JSON, ``<output>/<output_dirname>_summary.json`` (beside the result folder, never inside it;
-not written without ``--output``). These keys are stable; the pipeline driver reads them:
+The summary, ``<output>/<output_dirname>_summary.json``, is :class:`senet_infer.summary.RunSummary`:
+ais_bench's keys and meanings, this project's extras under ``"senet_infer"``.
 
-- ``NPU_compute_time``: ``min_ms``, ``max_ms``, ``mean_ms``, ``median_ms``, ``percentile99_ms``
-  (numbers, milliseconds) and ``count`` (timed runs): the backend's run call alone, warm-up runs
-  excluded, no file I/O — ais_bench's compute time.
-- ``throughput_images_per_s``: ais_bench's figure, ``1000 * batchsize / NPU_compute_time.mean_ms``.
-- ``end_to_end_images_per_s``: file mode: input files / wall time from the first read to the last
-  write (warm-up included, model loading excluded); pure mode: ``batchsize * loop`` / wall time of
-  the timed loop.
-- ``end_to_end_s``: that wall time in seconds.
-- ``batchsize``: samples per run; ``num_inputs``: input files read (0 in pure mode);
-  ``files_per_batch``: input files per run (0 in pure mode).
-- ``mode``: ``"file"`` or ``"pure"``; ``result_dir``: the result folder, or null.
-- ``backend``: ``{"name", "version", "device", "precision"}``.
-- ``model``: the model path as given; ``args``: every option of the run.
-- one string field per ``--annotate KEY=VALUE``.
+Timing (also written into the summary's ``senet_infer.timing``): each timed batch's
+``NPU_compute_time`` is the time from the later of its submission and the previous batch's completion
+to its own completion — the time the runtime was busy delivering that batch. With one request in
+flight that is the run call itself (ais_bench's meaning); with several overlapping requests it is
+busy wall time / batches, so ais_bench's throughput formula gives the delivered images/s, and each
+request's own latency goes to ``senet_infer.request_latency``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
+import math
+import multiprocessing
 import os
 import queue
 import subprocess
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from . import backends
+from .backends import TensorInfo
 from .cli import default_workers, non_negative_int, positive_int
 from .errors import PipelineError
-from .fileio import (RESULT_FORMATS, atomic_write_json, is_hidden_temp, natural_key, result_file_name,
-                     stem_of, write_result)
+from .fileio import (RESULT_FORMATS, atomic_write_json, is_hidden_temp, natural_key, parse_result_name,
+                     result_file_name, stem_of, write_result)
+from .summary import Extras, RunSummary, TimeStats, summary_path
 
-SUMMARY_SUFFIX = "_summary.json"
 TIMESTAMP_FORMAT = "%Y_%m_%d-%H_%M_%S"  # ais_bench's default result folder name
 INPUT_EXTENSIONS = (".bin", ".npy")
 PURE_DATA_TYPES = ("zero", "random")
 PURE_RANDOM_SEED = 0
-PERCENTILE = 99
-PROJECT_OPTIONS = ("--backend", "--threads", "--annotate")  # not passed on to the real ais_bench
-_PREFETCH_BATCHES = 2
+PURE_INFER_FILE = "pure_infer_data"  # ais_bench's name for pure-mode data: results are pure_infer_data_<k>
+DEVICE_FOLDER = "device{}"  # ais_bench's multi-device result folder under --output_dirname
+# Options only this runner knows: (name, takes a value); not passed on to the real ais_bench.
+PROJECT_OPTIONS = {"--backend": True, "--threads": True, "--annotate": True, "--hint": True}
 _PENDING_WRITE_BATCHES = 4
+_LOG_PREFIX = "[INFO] "
+
+TIMING_NOTE = (
+    "NPU_compute_time: per timed batch, the time from the later of its submission and the previous batch's "
+    "completion to its own completion (the runtime's busy time for that batch); with {requests} request(s) "
+    "in flight{overlap}. H2D_latency: {h2d}. D2H_latency: {d2h}."
+)
 
 
 @dataclass
@@ -70,134 +74,36 @@ class RunConfig:
     """One run's options; the defaults are ais_bench's."""
 
     model: Path
-    inputs: list[str] = field(default_factory=list)  # empty: pure mode
-    output: Path | None = None
-    output_dirname: str | None = None
+    inputs: List[str] = field(default_factory=list)  # as given, comma-split; empty: pure mode
+    output: Optional[str] = None  # as given (ais_bench joins paths with os.path.join)
+    output_dirname: Optional[str] = None
     outfmt: str = "BIN"
     loop: int = 1
-    batchsize: int | None = None
+    batchsize: Optional[int] = None
     warmup_count: int = 1
-    devices: tuple[int, ...] = (0,)
+    devices: Tuple[int, ...] = (0,)
     pure_data_type: str = "zero"
     display_all_summary: bool = False
     debug: bool = False
     output_batchsize_axis: int = 0
     backend: str = backends.AUTO
     threads: int = field(default_factory=default_workers)
-    annotations: dict[str, str] = field(default_factory=dict)
+    hint: str = backends.THROUGHPUT
+    annotations: Dict[str, str] = field(default_factory=dict)
+    argv: List[str] = field(default_factory=list)  # ais_bench's summary "args": the command line
     progress: bool = True
+    cpus: Optional[List[int]] = None  # cores this process is pinned to (one device of several)
 
-    def args_record(self) -> dict[str, Any]:
-        """The ``args`` record of the summary (JSON types)."""
+    def options(self) -> Dict[str, Any]:
+        """Every option of the run, resolved (JSON types)."""
         return {
-            "model": str(self.model), "input": list(self.inputs),
-            "output": None if self.output is None else str(self.output),
+            "model": str(self.model), "input": list(self.inputs), "output": self.output,
             "output_dirname": self.output_dirname, "outfmt": self.outfmt, "loop": self.loop,
             "batchsize": self.batchsize, "warmup_count": self.warmup_count, "device": list(self.devices),
             "pure_data_type": self.pure_data_type, "display_all_summary": self.display_all_summary,
             "debug": self.debug, "output_batchsize_axis": self.output_batchsize_axis,
-            "backend": self.backend, "threads": self.threads,
+            "backend": self.backend, "threads": self.threads, "hint": self.hint,
         }
-
-
-@dataclass(frozen=True)
-class TimeStats:
-    """ais_bench's statistics of a list of times, in milliseconds."""
-
-    min_ms: float
-    max_ms: float
-    mean_ms: float
-    median_ms: float
-    percentile99_ms: float
-    count: int
-
-    @classmethod
-    def from_seconds(cls, seconds: Sequence[float]) -> TimeStats:
-        """Statistics of per-run times given in seconds."""
-        ms = np.asarray(seconds, dtype=np.float64) * 1000.0
-        if ms.size == 0:
-            return cls(0.0, 0.0, 0.0, 0.0, 0.0, 0)
-        return cls(float(ms.min()), float(ms.max()), float(ms.mean()), float(np.median(ms)),
-                   float(np.percentile(ms, PERCENTILE)), int(ms.size))
-
-
-@dataclass
-class RunSummary:
-    """What a run measured and where it wrote; :meth:`to_json` is the summary file's content."""
-
-    compute: TimeStats
-    batchsize: int
-    num_inputs: int
-    files_per_batch: int
-    end_to_end_s: float
-    end_to_end_images: int
-    backend: dict[str, str]
-    model: str
-    mode: str
-    args: dict[str, Any]
-    annotations: dict[str, str] = field(default_factory=dict)
-    result_dir: Path | None = None
-    summary_path: Path | None = None
-
-    @property
-    def throughput_images_per_s(self) -> float:
-        """ais_bench's throughput: 1000 * batchsize / mean compute ms."""
-        return 1000.0 * self.batchsize / self.compute.mean_ms if self.compute.mean_ms else 0.0
-
-    @property
-    def end_to_end_images_per_s(self) -> float:
-        """Images per second of wall time, reading and writing included."""
-        return self.end_to_end_images / self.end_to_end_s if self.end_to_end_s else 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        """The summary record (numbers as numbers, units in the keys)."""
-        record: dict[str, Any] = {
-            "NPU_compute_time": {
-                "min_ms": self.compute.min_ms, "max_ms": self.compute.max_ms, "mean_ms": self.compute.mean_ms,
-                "median_ms": self.compute.median_ms, "percentile99_ms": self.compute.percentile99_ms,
-                "count": self.compute.count,
-            },
-            "throughput_images_per_s": self.throughput_images_per_s,
-            "end_to_end_images_per_s": self.end_to_end_images_per_s,
-            "end_to_end_s": self.end_to_end_s,
-            "batchsize": self.batchsize,
-            "num_inputs": self.num_inputs,
-            "files_per_batch": self.files_per_batch,
-            "mode": self.mode,
-            "result_dir": None if self.result_dir is None else str(self.result_dir),
-            "backend": dict(self.backend),
-            "model": self.model,
-            "args": dict(self.args),
-        }
-        record.update(self.annotations)
-        return record
-
-    def report_lines(self, display_all: bool = False) -> list[str]:
-        """ais_bench's Performance Summary, in its words, then the end-to-end figure."""
-        c = self.compute
-
-        def r(x: float) -> float:
-            return round(x, 4)
-
-        lines = ["[INFO] -----------------Performance Summary------------------"]
-        lines.append(
-            f"[INFO] NPU_compute_time (ms): min = {r(c.min_ms)}, max = {r(c.max_ms)}, mean = {r(c.mean_ms)}, "
-            f"median = {r(c.median_ms)}, percentile({PERCENTILE}%) = {r(c.percentile99_ms)}"
-        )
-        lines.append(
-            f"[INFO] throughput 1000*batchsize.mean({self.batchsize})/NPU_compute_time.mean({r(c.mean_ms)}): "
-            f"{r(self.throughput_images_per_s)}"
-        )
-        lines.append("[INFO] ------------------------------------------------------")
-        what = ("read + infer + write, whole run, model load excluded" if self.mode == "file"
-                else "timed loop wall time, host overhead included")
-        lines.append(f"[INFO] end-to-end images/s ({what}): {self.end_to_end_images_per_s:.1f} "
-                     f"({self.end_to_end_images} images in {self.end_to_end_s:.3f} s)")
-        if display_all:
-            b = self.backend
-            lines.append(f"[INFO] backend {b['name']} {b['version']} on {b['device']} at {b['precision']}, "
-                         f"timed runs {c.count}, files per batch {self.files_per_batch}")
-        return lines
 
 
 # --------------------------------------------------------------------------- command line
@@ -211,17 +117,19 @@ def _str2bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"not a boolean: {text!r}")
 
 
-def _device_list(text: str) -> tuple[int, ...]:
+def _device_list(text: str) -> Tuple[int, ...]:
     try:
         ids = tuple(int(part) for part in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"device must be an id or a list like 0,1, got {text!r}") from None
-    if not ids or any(i < 0 for i in ids):
-        raise argparse.ArgumentTypeError(f"device ids must be >= 0, got {text!r}")
+    if not ids or any(i < 0 or i > 255 for i in ids):
+        raise argparse.ArgumentTypeError(f"device ids must be in [0, 255], got {text!r}")
+    if len(set(ids)) != len(ids):
+        raise argparse.ArgumentTypeError(f"device ids must differ, got {text!r}")
     return ids
 
 
-def _annotation(text: str) -> tuple[str, str]:
+def _annotation(text: str) -> Tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
@@ -233,18 +141,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ais_infer.py",
         description="Run a model on .bin/.npy inputs (or pure data) the way ais_bench does; "
-                    "ONNX models run on ONNX Runtime or OpenVINO.",
+                    "ONNX models run on ONNX Runtime or OpenVINO, .om models go to the real ais_bench.",
     )
     model = parser.add_argument_group("model and data")
     model.add_argument("--model", "-m", required=True, type=Path, help="model file (.onnx; .om needs ais_bench)")
     model.add_argument("--input", "-i", default=None,
-                       help="comma-separated folders (one per model input) or files; omitted: pure mode")
+                       help="comma-separated folders (one per model input, paired by sorted position) or files "
+                            "(cut into consecutive blocks, one per input); omitted: pure mode")
     model.add_argument("--pure_data_type", "--pure-data-type", choices=PURE_DATA_TYPES, default="zero",
                        help="pure-mode data: zeros or seeded random values (default zero)")
     model.add_argument("--batchsize", "--batch-size", type=positive_int, default=None,
-                       help="batch size; must equal the model's static batch, sets a dynamic one (default 1)")
+                       help="dynamic model: the batch to run (default 1); static model: only the throughput "
+                            "formula's batch, as in ais_bench (default: the model's)")
     out = parser.add_argument_group("results")
-    out.add_argument("--output", "-o", type=Path, default=None, help="folder for the result folder and summary")
+    out.add_argument("--output", "-o", default=None, help="folder for the result folder and summary")
     out.add_argument("--output_dirname", "--output-dirname", default=None,
                      help="result folder name under --output (default: a timestamp)")
     out.add_argument("--outfmt", choices=RESULT_FORMATS, default="BIN", help="result format (default BIN)")
@@ -255,50 +165,68 @@ def build_parser() -> argparse.ArgumentParser:
     perf.add_argument("--warmup_count", "--warmup-count", type=non_negative_int, default=1,
                       help="untimed runs before timing (default 1)")
     perf.add_argument("--device", "-d", type=_device_list, default=(0,),
-                      help="device id or list (0,1); the CPU ignores it, CUDA uses the first")
+                      help="device id, or a list (0,1): one process per device over its share of the inputs "
+                           "(on the CPU the cores are divided between them)")
     perf.add_argument("--backend", choices=backends.BACKEND_CHOICES, default=backends.AUTO,
                       help="runtime for ONNX models; auto: the fastest installed one, measured (default)")
-    perf.add_argument("--threads", type=positive_int, default=None, help="intra-op threads (default: all cores)")
+    perf.add_argument("--threads", type=positive_int, default=None,
+                      help="threads per process (default: all cores, divided between devices)")
+    perf.add_argument("--hint", choices=backends.HINTS, default=backends.THROUGHPUT,
+                      help="throughput: several requests in flight as the runtime chooses (default); "
+                           "latency: one request at a time")
     report = parser.add_argument_group("reporting")
     report.add_argument("--display_all_summary", "--display-all-summary", type=_str2bool, nargs="?",
-                        const=True, default=False, help="print the extra summary lines")
+                        const=True, default=False, help="also print the H2D and D2H copy times")
     report.add_argument("--debug", type=_str2bool, nargs="?", const=True, default=False,
                         help="print model inputs/outputs and every batch's time")
     report.add_argument("--annotate", type=_annotation, action="append", default=[], metavar="KEY=VALUE",
-                        help="add a string field to the summary JSON (repeatable)")
+                        help="add a string to the summary's senet_infer.annotations (repeatable)")
     return parser
 
 
-_RESERVED_KEYS = frozenset(RunSummary(TimeStats.from_seconds([]), 0, 0, 0, 0.0, 0, {}, "", "", {}).to_json())
-
-
-def config_from_args(args: argparse.Namespace) -> RunConfig:
+def config_from_args(args: argparse.Namespace, argv: Sequence[str] = ()) -> RunConfig:
     """Check option combinations and build the run's configuration."""
     if args.output_dirname is not None and args.output is None:
         raise PipelineError("--output_dirname requires --output")
     if args.output_dirname is not None and (not args.output_dirname.strip() or os.path.isabs(args.output_dirname)):
         raise PipelineError(f"--output_dirname must be a relative folder name, got {args.output_dirname!r}")
-    annotations: dict[str, str] = {}
-    for key, value in args.annotate:
-        if key in _RESERVED_KEYS:
-            raise PipelineError(f"--annotate {key}=...: {key!r} is a summary field of its own")
-        annotations[key] = value
     inputs = [part.strip() for part in args.input.split(",") if part.strip()] if args.input else []
     if args.input is not None and not inputs:
         raise PipelineError("--input is empty")
+    threads = args.threads or max(1, default_workers() // len(args.device))
     return RunConfig(
         model=args.model, inputs=inputs, output=args.output, output_dirname=args.output_dirname,
         outfmt=args.outfmt, loop=args.loop, batchsize=args.batchsize, warmup_count=args.warmup_count,
         devices=tuple(args.device), pure_data_type=args.pure_data_type,
         display_all_summary=args.display_all_summary, debug=args.debug,
-        output_batchsize_axis=args.output_batchsize_axis, backend=args.backend,
-        threads=args.threads or default_workers(), annotations=annotations,
+        output_batchsize_axis=args.output_batchsize_axis, backend=args.backend, threads=threads,
+        hint=args.hint, annotations=dict(args.annotate), argv=list(argv),
     )
 
 
-def strip_project_options(argv: Sequence[str]) -> list[str]:
-    """``argv`` without the options only this runner knows (for the real ais_bench)."""
-    kept: list[str] = []
+def model_argument(argv: Sequence[str]) -> Optional[str]:
+    """The value of ``--model``/``-m`` in a raw command line (last one wins, as in argparse); None if absent."""
+    found = None
+    for i, arg in enumerate(argv):
+        if arg in ("--model", "-m"):
+            if i + 1 < len(argv):
+                found = argv[i + 1]
+        elif arg.startswith("--model="):
+            found = arg.split("=", 1)[1]
+        elif arg.startswith("-m") and not arg.startswith("--") and len(arg) > 2:
+            found = arg[2:].lstrip("=")
+    return found
+
+
+def is_om_command(argv: Sequence[str]) -> bool:
+    """True when the command line's model is an ``.om`` file (decided before any option is checked)."""
+    model = model_argument(argv)
+    return model is not None and model.lower().endswith(".om")
+
+
+def strip_project_options(argv: Sequence[str]) -> List[str]:
+    """``argv`` without the options only this runner knows; everything else untouched, in order."""
+    kept: List[str] = []
     skip_next = False
     for arg in argv:
         if skip_next:
@@ -306,14 +234,15 @@ def strip_project_options(argv: Sequence[str]) -> list[str]:
             continue
         name = arg.split("=", 1)[0]
         if name in PROJECT_OPTIONS:
-            skip_next = "=" not in arg
+            skip_next = PROJECT_OPTIONS[name] and "=" not in arg
             continue
         kept.append(arg)
     return kept
 
 
-def run_om(model: Path, argv: Sequence[str]) -> int:
-    """Hand an ``.om`` model to the real ``python3 -m ais_bench`` with the same arguments; its exit code."""
+def run_om(argv: Sequence[str]) -> int:
+    """Hand an ``.om`` command line to the real ``python3 -m ais_bench`` as it is; its exit code."""
+    model = model_argument(argv) or ""
     if importlib.util.find_spec("ais_bench") is None:
         raise PipelineError(
             f"{model}: an .om model needs the Ascend toolkit (CANN + ais_bench), which is not installed here; "
@@ -322,12 +251,41 @@ def run_om(model: Path, argv: Sequence[str]) -> int:
     return subprocess.call([sys.executable, "-m", "ais_bench", *strip_project_options(argv)])
 
 
+def report_lines(summary: RunSummary, display_all: bool = False) -> List[str]:
+    """ais_bench's Performance Summary in its words and numbers, then this project's end-to-end line."""
+    def stats(label: str, s: TimeStats) -> str:
+        return (f"{_LOG_PREFIX}{label} (ms): min = {s.min}, max = {s.max}, mean = {s.mean}, median = {s.median}, "
+                f"percentile(99%) = {s.p99}")
+
+    c = summary.compute
+    lines = [f"{_LOG_PREFIX}-----------------Performance Summary------------------"]
+    if display_all:
+        lines.append(stats("H2D_latency", summary.h2d))
+    lines.append(stats("NPU_compute_time", c))
+    if display_all:
+        lines.append(stats("D2H_latency", summary.d2h))
+    batchsize = summary.extras.throughput_batchsize or summary.extras.batchsize
+    lines.append(f"{_LOG_PREFIX}throughput 1000*batchsize.mean({batchsize})/NPU_compute_time.mean({c.mean}): "
+                 f"{summary.throughput}")
+    lines.append(f"{_LOG_PREFIX}------------------------------------------------------")
+    e = summary.extras
+    what = ("read + infer + write, whole run, model load excluded" if e.mode == "file"
+            else "timed loop wall time, host overhead included")
+    images = e.num_inputs if e.mode == "file" else e.batchsize * c.count
+    lines.append(f"{_LOG_PREFIX}end-to-end images/s ({what}): {e.end_to_end_images_per_s:.1f} "
+                 f"({images} images in {e.end_to_end_s:.3f} s)")
+    if display_all:
+        lines.append(f"{_LOG_PREFIX}backend {e.backend} {e.backend_version} on {e.device} at {e.precision}, "
+                     f"{e.requests} request(s) in flight, {e.streams} stream(s), files per batch {e.files_per_batch}")
+    return lines
+
+
 def print_report(summary: RunSummary, display_all: bool = False, out: Callable[[str], None] = print) -> None:
     """Print the Performance Summary and where the summary JSON went."""
-    for line in summary.report_lines(display_all):
+    for line in report_lines(summary, display_all):
         out(line)
-    if summary.summary_path is not None:
-        out(f"[INFO] summary written to {summary.summary_path}")
+    if summary.path is not None:
+        out(f"{_LOG_PREFIX}summary written to {summary.path}")
 
 
 # --------------------------------------------------------------------------- running
@@ -335,102 +293,320 @@ def print_report(summary: RunSummary, display_all: bool = False, out: Callable[[
 def run(config: RunConfig, log: Callable[[str], None] = print) -> RunSummary:
     """File mode when ``config.inputs`` is set, else pure mode; writes the summary JSON under ``--output``."""
     summary = run_files(config, log) if config.inputs else run_pure(config, log)
-    if config.output is not None:
-        dirname = config.output_dirname or summary.args["output_dirname"]
-        path = config.output / f"{dirname}{SUMMARY_SUFFIX}"
-        summary.summary_path = path
-        atomic_write_json(path, summary.to_json())
+    write_summary(config, summary)
     return summary
 
 
-def _load(config: RunConfig, log: Callable[[str], None]) -> tuple[backends.Backend, int]:
-    """Load the model on the configured backend and settle the batch size."""
+def write_summary(config: RunConfig, summary: RunSummary) -> None:
+    """Write ``<output>/<dirname>_summary.json`` (nothing without ``--output``) and remember its path."""
+    dirname = summary.extras.options.get("output_dirname")
+    if config.output is None or not dirname:
+        return
+    path = summary_path(config.output, dirname)
+    atomic_write_json(path, summary.to_json())  # a failed write is one WriteError naming the path
+    summary.path = path
+
+
+@dataclass
+class Loaded:
+    """A loaded backend with its inputs resolved once: static shapes at the run's batch."""
+
+    backend: backends.Backend
+    batch: int               # samples per run
+    formula_batch: int       # the batch of ais_bench's throughput formula (--batchsize, else the model's)
+    inputs: List[TensorInfo]  # every dimension static
+
+
+def load(config: RunConfig, log: Callable[[str], None] = print) -> Loaded:
+    """Load the model on the configured backend, settle the batch and resolve the input shapes once."""
     if not config.model.is_file():
         raise PipelineError(f"{config.model}: model not found")
     if config.model.suffix.lower() == ".om":
         raise PipelineError(f"{config.model}: .om models run through the real ais_bench (use ais_infer.py's command line)")
-    backend = backends.load_backend(config.backend, config.model, threads=config.threads,
-                                    device=config.devices[0], batch=config.batchsize, log=log)
-    batch = resolve_batch(config.model, backend.inputs, config.batchsize)
+    backend = backends.load_backend(config.backend, config.model, threads=config.threads, device=config.devices[0],
+                                    batch=config.batchsize, hint=config.hint, log=log)
+    batch, formula_batch = resolve_batch(config.model, backend.inputs, config.batchsize, log)
+    inputs = [info.with_batch(batch) for info in backend.inputs]
     if config.debug:
         log(f"[DEBUG] backend {backend.name} {backend.version} on {backend.device} at {backend.precision}, "
-            f"{config.threads} threads")
-        for info in backend.inputs:
+            f"{config.threads} threads, hint {backend.hint}: {backend.requests} request(s), {backend.streams} stream(s)")
+        for info in inputs:
             log(f"[DEBUG] input  {info.describe()}")
         for info in backend.outputs:
             log(f"[DEBUG] output {info.describe()}")
-    return backend, batch
+    return Loaded(backend, batch, formula_batch, inputs)
 
 
-def resolve_batch(model: Path, inputs: Sequence[backends.TensorInfo], requested: int | None) -> int:
-    """The model's static batch (axis 0 of its inputs), or ``requested`` (default 1) when it is dynamic."""
+def resolve_batch(model: Path, inputs: Sequence[TensorInfo], requested: Optional[int],
+                  log: Callable[[str], None] = print) -> Tuple[int, int]:
+    """(samples per run, throughput-formula batch): a static model's batch is its own, and ``--batchsize``
+    only feeds the formula (a warning when they differ, as ais_bench does); a dynamic one runs ``requested``."""
     static = {info.shape[0] for info in inputs if info.shape and info.shape[0] is not None}
     if len(static) > 1:
         raise PipelineError(f"{model}: inputs disagree on the batch size (axis 0): {sorted(static)}")
     if static:
-        (batch,) = static
+        batch = int(next(iter(static)))
         if requested is not None and requested != batch:
-            raise PipelineError(f"{model}: --batchsize {requested} but the model's batch size is {batch}")
-        return int(batch)
-    return requested or 1
+            log(f"[WARNING] --batchsize {requested} differs from the model's batch size {batch}: the model runs "
+                f"{batch} samples per batch; the throughput formula uses {requested}, as ais_bench does")
+            return batch, requested
+        return batch, batch
+    return requested or 1, requested or 1
 
 
-def _batch_nbytes(info: backends.TensorInfo, batch: int) -> int:
-    dims = [batch if (i == 0 and d is None) else d for i, d in enumerate(info.shape)]
-    if any(d is None for d in dims):
-        raise PipelineError(f"model input {info.describe()}: only the batch dimension (axis 0) may be dynamic")
-    return int(np.prod(dims, dtype=np.int64)) * info.dtype.itemsize
+# --------------------------------------------------------------------------- the in-flight pipeline
+
+@dataclass
+class _Token:
+    """What travels with one submitted batch."""
+
+    submitted: float
+    timed: bool
+    index: int = 0       # batch number
+    lo: int = 0          # its first sample id
+    real: int = 0        # real (not padding) samples
+    keep: bool = False   # its outputs are written
+    feeds: Any = None    # keeps the batch alive until the runtime is done with it
 
 
-def _batch_shape(info: backends.TensorInfo, batch: int) -> tuple[int, ...]:
-    return tuple(batch if (i == 0 and d is None) else int(d) for i, d in enumerate(info.shape))  # type: ignore[arg-type]
+class _Flight:
+    """Keeps up to ``backend.requests`` batches in flight, records their timing, hands outputs on."""
+
+    def __init__(self, backend: backends.Backend, on_outputs: Callable[[_Token, List[np.ndarray]], None],
+                 slots: int) -> None:
+        self.backend = backend
+        self.on_outputs = on_outputs
+        self.lock = threading.Lock()
+        self.slots = threading.BoundedSemaphore(slots)
+        self.events: List[Tuple[float, float]] = []  # (submitted, completed) of timed batches
+        self.latencies: List[float] = []
+        self.d2h: List[float] = []
+        self.failure: List[BaseException] = []
+        self.kept: Optional[Tuple[_Token, List[np.ndarray]]] = None
+        backend.start(self._done)
+
+    def _done(self, token: _Token, outputs: List[np.ndarray], latency_s: float, d2h_s: Optional[float]) -> None:
+        completed = time.perf_counter()
+        token.feeds = None
+        try:
+            if token.timed:
+                with self.lock:
+                    self.events.append((token.submitted, completed))
+                    self.latencies.append(latency_s)
+                    if d2h_s is not None:
+                        self.d2h.append(d2h_s)
+            if token.keep:
+                self.on_outputs(token, outputs)  # releases the slot when its writing is done
+                return
+        except BaseException as exc:  # noqa: B902 - handed to the submitting thread
+            self.fail(exc)
+        self.slots.release()
+
+    def fail(self, exc: BaseException) -> None:
+        """Record a failure from any thread; the submitting thread raises the first one."""
+        with self.lock:
+            self.failure.append(exc)
+
+    def check(self) -> None:
+        """Raise the first failure of any thread."""
+        if self.failure:
+            raise self.failure[0]
+
+    def submit(self, feeds: Dict[str, np.ndarray], token: _Token) -> None:
+        """Wait for a free slot, then start the batch."""
+        while not self.slots.acquire(timeout=0.1):
+            self.check()
+        self.check()
+        token.feeds = feeds
+        token.submitted = time.perf_counter()
+        try:
+            self.backend.submit(feeds, token)
+        except PipelineError:
+            raise
+        except Exception as exc:  # a runtime's own error while running a batch
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise PipelineError(f"{self.backend.name} failed to run a batch: {first}") from None
+
+    def drain(self) -> None:
+        """Wait for every batch in flight."""
+        try:
+            self.backend.wait_all()
+        except Exception as exc:
+            raise PipelineError(f"{self.backend.name} failed to run a batch: {exc}") from None
+        self.check()
+
+    def reset(self) -> None:
+        """Forget the warm-up's timing."""
+        with self.lock:
+            self.events.clear()
+            self.latencies.clear()
+            self.d2h.clear()
+
+    def compute_ms(self) -> List[float]:
+        """Each timed batch's busy time, ms, in completion order (see the module docstring)."""
+        out = []
+        previous = -math.inf
+        for submitted, completed in sorted(self.events, key=lambda e: e[1]):
+            out.append(1000.0 * (completed - max(submitted, previous)))
+            previous = completed
+        return out
 
 
-def run_pure(config: RunConfig, log: Callable[[str], None] = print) -> RunSummary:
-    """ais_bench's pure mode: one batch of zeros or seeded random data, warm-ups, then ``loop`` timed runs."""
-    backend, batch = _load(config, log)
+def _timing_note(backend: backends.Backend) -> str:
+    overlap = (", overlapping, so it is busy wall time / batches and each request's own latency is in "
+               "request_latency" if backend.requests > 1 else ", so it is the run call itself")
+    h2d = "zeros (no entries): the runtime reads the host batch in place (shared, no copy to a device)" \
+        if backend.device == "CPU" else "zeros (no entries): copies happen inside the run call and count as compute"
+    d2h = ("time to copy each batch's outputs out of the runtime's request buffers into arrays the runner keeps"
+           if backend.name == "openvino" else
+           "zeros (no entries): the runtime returns fresh host arrays, nothing is copied after the run")
+    return TIMING_NOTE.format(requests=backend.requests, overlap=overlap, h2d=h2d, d2h=d2h)
+
+
+def _make_summary(config: RunConfig, loaded: Loaded, flight: _Flight, mode: str, num_inputs: int,
+                  files_per_batch: int, wall: float, result_dir: Optional[str], dirname: Optional[str],
+                  filesinfo: Dict[str, Dict[str, List[str]]], other_files: int) -> RunSummary:
+    backend = loaded.backend
+    compute_ms = flight.compute_ms()
+    compute = TimeStats.from_ms(compute_ms)
+    throughput = 1000.0 * loaded.formula_batch / compute.mean if compute.mean else 0.0
+    images = num_inputs if mode == "file" else loaded.batch * len(compute_ms)
+    options = config.options()
+    options["output_dirname"] = dirname
+    extras = Extras(
+        backend=backend.name, backend_version=backend.version, device=backend.device, precision=backend.precision,
+        mode=mode, batchsize=loaded.batch, num_inputs=num_inputs, files_per_batch=files_per_batch,
+        end_to_end_s=wall, end_to_end_images_per_s=images / wall if wall else 0.0, result_dir=result_dir,
+        model=str(config.model), timing=_timing_note(backend), annotations=dict(config.annotations),
+        hint=backend.hint, requests=backend.requests, streams=backend.streams,
+        request_latency=TimeStats.from_ms([1000.0 * s for s in flight.latencies]).to_json(),
+        options=options, other_files_in_result_dir=other_files, throughput_batchsize=loaded.formula_batch,
+    )
+    return RunSummary(
+        compute=compute, throughput=throughput, extras=extras, filesinfo=filesinfo,
+        args=list(config.argv) if config.argv else [], h2d=TimeStats(),
+        d2h=TimeStats.from_ms([1000.0 * s for s in flight.d2h]), compute_list_ms=compute_ms, pid=os.getpid(),
+    )
+
+
+# --------------------------------------------------------------------------- result folder
+
+def _result_dir(config: RunConfig, folders: Sequence[Path]) -> Tuple[Optional[str], Optional[str]]:
+    """(``<output>/<dirname>`` as ais_bench joins it, dirname), created; (None, None) without ``--output``."""
+    if config.output is None:
+        return None, None
+    dirname = config.output_dirname or time.strftime(TIMESTAMP_FORMAT)
+    result_dir = os.path.join(config.output, dirname)
+    out = Path(config.output).resolve()
+    for folder in folders:
+        if out == folder or folder in out.parents:
+            raise PipelineError(f"{config.output}: is inside the input folder {folder}; write results elsewhere")
+    if os.path.exists(result_dir) and not os.path.isdir(result_dir):
+        raise PipelineError(f"{result_dir}: exists and is not a folder")
+    try:
+        os.makedirs(result_dir, 0o755, exist_ok=True)
+    except OSError as exc:
+        raise PipelineError(f"{result_dir}: cannot create the result folder: {exc.strerror or exc}") from None
+    if not os.access(result_dir, os.W_OK | os.X_OK):
+        raise PipelineError(f"{result_dir}: result folder is not writable")
+    return result_dir, dirname
+
+
+def _result_files(result_dir: str) -> set:
+    """Names of the result files (``<stem>_<k>.<fmt>``) in a folder, hidden temporaries excluded."""
+    with os.scandir(result_dir) as entries:
+        return {e.name for e in entries if not is_hidden_temp(e.name) and parse_result_name(e.name) is not None}
+
+
+def _warn_other_files(result_dir: str, written: set, log: Callable[[str], None]) -> int:
+    """One loud line when the result folder holds result files this run did not write; their count."""
+    others = _result_files(result_dir) - written
+    if others:
+        log(f"[WARNING] {result_dir}: holds {len(others)} result files this run did not write (an earlier run's); "
+            f"they were left in place: the summary's filesinfo lists the {len(written)} written by this run")
+    return len(others)
+
+
+def _write_outputs(outputs: Sequence[np.ndarray], names: Sequence[str], stems: Sequence[str], result_dir: str,
+                   fmt: str, axis: int, fpb: int) -> List[List[str]]:
+    """Split each output into one piece per input file, write the real ones; per sample, the paths written."""
+    written: List[List[str]] = [[] for _ in stems]
+    for k, (name, out) in enumerate(zip(names, outputs)):
+        if out.ndim <= axis or out.shape[axis] % fpb:
+            raise PipelineError(f"model output {name!r} of shape {list(out.shape)} cannot be split into {fpb} "
+                                f"pieces (one per input file) along --output_batchsize_axis {axis}")
+        pieces = np.split(out, fpb, axis=axis) if fpb > 1 else [out]
+        for j, (stem, piece) in enumerate(zip(stems, pieces)):
+            path = os.path.join(result_dir, result_file_name(stem, k, fmt))
+            write_result(path, piece, fmt)
+            written[j].append(path)
+    return written
+
+
+# --------------------------------------------------------------------------- pure mode
+
+def pure_feeds(inputs: Sequence[TensorInfo], data_type: str) -> Dict[str, np.ndarray]:
+    """ais_bench's pure-mode batch: zeros, or seeded random values (bytes in 0..255 for integer inputs)."""
     rng = np.random.default_rng(PURE_RANDOM_SEED)
     feeds = {}
-    for info in backend.inputs:
-        _batch_nbytes(info, batch)  # rejects dynamic dimensions other than the batch
-        shape = _batch_shape(info, batch)
-        if config.pure_data_type == "zero":
+    for info in inputs:
+        shape = tuple(int(d) for d in info.shape)  # type: ignore[arg-type]
+        if data_type == "zero":
             feeds[info.name] = np.zeros(shape, dtype=info.dtype)
         elif np.issubdtype(info.dtype, np.floating):
             feeds[info.name] = rng.standard_normal(shape).astype(info.dtype)
         elif info.dtype == np.bool_:
             feeds[info.name] = rng.integers(0, 2, shape).astype(np.bool_)
         else:
-            # Image-like range: random bytes, clipped to what the integer type can hold.
             hi = min(256, int(np.iinfo(info.dtype).max) + 1)
             feeds[info.name] = rng.integers(0, hi, shape).astype(info.dtype)
+    return feeds
+
+
+def run_pure(config: RunConfig, log: Callable[[str], None] = print, loaded: Optional[Loaded] = None) -> RunSummary:
+    """ais_bench's pure mode: one batch of zeros or random data, warm-ups, ``loop`` timed runs; with
+    ``--output``, the last run's outputs as ``pure_infer_data_<k>.<fmt>`` and the summary."""
+    loaded = loaded or load(config, log)
+    backend = loaded.backend
+    feeds = pure_feeds(loaded.inputs, config.pure_data_type)
+    result_dir, dirname = _result_dir(config, [])
+
+    def keep(token: _Token, outputs: List[np.ndarray]) -> None:
+        flight.kept = (token, outputs)
+        flight.slots.release()
+
+    flight = _Flight(backend, keep, slots=backend.requests)
     for _ in range(config.warmup_count):
-        backend.run(feeds)
-    times = []
+        flight.submit(feeds, _Token(0.0, timed=False))
+    flight.drain()
+    flight.reset()
     start = time.perf_counter()
-    for _ in range(config.loop):
-        t0 = time.perf_counter()
-        backend.run(feeds)
-        times.append(time.perf_counter() - t0)
-        if config.debug:
-            log(f"[DEBUG] run {len(times)}: {1000 * times[-1]:.3f} ms")
+    for i in range(config.loop):
+        flight.submit(feeds, _Token(0.0, timed=True, index=i, keep=True))
+    flight.drain()
     wall = time.perf_counter() - start
-    args = config.args_record()
-    args["output_dirname"] = config.output_dirname or (time.strftime(TIMESTAMP_FORMAT) if config.output else None)
-    return RunSummary(
-        compute=TimeStats.from_seconds(times), batchsize=batch, num_inputs=0, files_per_batch=0,
-        end_to_end_s=wall, end_to_end_images=batch * config.loop, backend=backend.info(),
-        model=str(config.model), mode="pure", args=args, annotations=dict(config.annotations),
-    )
+    if config.debug:
+        for i, ms in enumerate(flight.compute_ms()):
+            log(f"[DEBUG] run {i + 1}: {ms:.3f} ms")
+
+    filesinfo: Dict[str, Dict[str, List[str]]] = {}
+    other = 0
+    if result_dir is not None and flight.kept is not None:
+        names = [o.name for o in backend.outputs]
+        (paths,) = _write_outputs(flight.kept[1], names, [PURE_INFER_FILE], result_dir, config.outfmt,
+                                  config.output_batchsize_axis, 1)
+        filesinfo["0"] = {"infiles": [PURE_INFER_FILE] * len(loaded.inputs), "outfiles": paths}
+        other = _warn_other_files(result_dir, {os.path.basename(p) for p in paths}, log)
+    return _make_summary(config, loaded, flight, "pure", 0, 0, wall, result_dir, dirname, filesinfo, other)
 
 
 # --------------------------------------------------------------------------- file mode
 
 @dataclass(frozen=True)
 class InputFile:
-    """One input file: path, data bytes, and whether it is an .npy (header before the data)."""
+    """One input file: path as ais_bench names it, data bytes, and whether it is an .npy (header first)."""
 
-    path: Path
+    path: str
     nbytes: int
     is_npy: bool
 
@@ -439,11 +615,11 @@ class InputFile:
 class InputPlan:
     """The files of each model input and how they fill a batch."""
 
-    files: list[list[InputFile]]  # per model input, in order
+    files: List[List[InputFile]]  # per model input, in order
     files_per_batch: int
-    batch_nbytes: list[int]
-    stems: list[str]
-    folders: list[Path]
+    batch_nbytes: List[int]
+    stems: List[str]
+    folders: List[Path]
 
     @property
     def num_inputs(self) -> int:
@@ -455,21 +631,29 @@ class InputPlan:
         """Runs needed, the last one possibly padded."""
         return -(-self.num_inputs // self.files_per_batch)
 
+    def share(self, part: int, parts: int) -> "InputPlan":
+        """ais_bench's share of one of ``parts`` devices: each input's list cut into consecutive blocks
+        of ceil(n / parts) (``seg_input_data_for_multi_process`` / ``split_inputs_new``)."""
+        size = -(-self.num_inputs // parts)
+        lo, hi = part * size, min(self.num_inputs, (part + 1) * size)
+        return InputPlan([group[lo:hi] for group in self.files], self.files_per_batch, self.batch_nbytes,
+                         self.stems[lo:hi], self.folders)
 
-def _scan_folder(folder: Path) -> list[Path]:
+
+def _scan_folder(folder: str) -> List[str]:
     try:
         with os.scandir(folder) as entries:
-            found = [Path(e.path) for e in entries
+            found = [os.path.join(folder, e.name) for e in entries
                      if e.is_file() and not is_hidden_temp(e.name) and Path(e.name).suffix.lower() in INPUT_EXTENSIONS]
     except OSError as exc:
         raise PipelineError(f"{folder}: cannot list folder: {exc.strerror or exc}") from None
     if not found:
         raise PipelineError(f"{folder}: no .bin or .npy files")
-    return sorted(found, key=lambda p: natural_key(p.name))
+    return sorted(found, key=lambda p: natural_key(os.path.basename(p)))
 
 
-def _describe_file(path: Path, info: backends.TensorInfo) -> InputFile:
-    if path.suffix.lower() == ".npy":
+def _describe_file(path: str, info: TensorInfo) -> InputFile:
+    if path.lower().endswith(".npy"):
         try:
             array = np.load(path, mmap_mode="r", allow_pickle=False)
         except Exception as exc:  # ValueError/OSError for a corrupt header or a pickled array
@@ -478,59 +662,63 @@ def _describe_file(path: Path, info: backends.TensorInfo) -> InputFile:
             raise PipelineError(f"{path}: .npy holds {array.dtype}, but model input {info.name!r} is {info.dtype}")
         return InputFile(path, int(array.nbytes), True)
     try:
-        return InputFile(path, path.stat().st_size, False)
+        return InputFile(path, os.stat(path).st_size, False)
     except OSError as exc:
         raise PipelineError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
-def plan_inputs(entries: Sequence[str], inputs: Sequence[backends.TensorInfo], batch: int) -> InputPlan:
-    """Resolve ``--input`` into files per model input and check every file's size before running."""
-    paths = [Path(e) for e in entries]
-    for path in paths:
-        if not path.exists():
-            raise PipelineError(f"{path}: input not found")
-    n_inputs = len(inputs)
-    if all(p.is_dir() for p in paths):
-        if len(paths) != n_inputs:
-            raise PipelineError(f"--input gives {len(paths)} folders but the model has {n_inputs} inputs "
-                                f"({', '.join(i.name for i in inputs)}): one folder per input")
-        groups = [_scan_folder(p) for p in paths]
-        folders = [p.resolve() for p in paths]
-    elif not any(p.is_dir() for p in paths):
-        if len(paths) % n_inputs:
-            raise PipelineError(f"--input gives {len(paths)} files for a model with {n_inputs} inputs")
-        groups = [paths[k::n_inputs] for k in range(n_inputs)]  # ais_bench: file i feeds input i mod n
-        folders = sorted({p.resolve().parent for p in paths})
+def group_inputs(entries: Sequence[str], n_inputs: int, names: Sequence[str] = ()) -> List[List[str]]:
+    """``--input`` -> files per model input, as ais_bench pairs them: one folder per input, files paired by
+    natural-sorted position; or a file list cut into ``n_inputs`` consecutive blocks (its ``list_split``)."""
+    for entry in entries:
+        if not os.path.exists(entry):
+            raise PipelineError(f"{entry}: input not found")
+    if all(os.path.isdir(e) for e in entries):
+        if len(entries) != n_inputs:
+            raise PipelineError(f"--input gives {len(entries)} folders but the model has {n_inputs} inputs "
+                                f"({', '.join(names)}): one folder per input")
+        groups = [_scan_folder(e) for e in entries]
+    elif not any(os.path.isdir(e) for e in entries):
+        if len(entries) % n_inputs:
+            raise PipelineError(f"--input gives {len(entries)} files for a model with {n_inputs} inputs: "
+                                f"the list is cut into {n_inputs} equal consecutive blocks, one per input")
+        block = len(entries) // n_inputs
+        groups = [list(entries[k * block:(k + 1) * block]) for k in range(n_inputs)]
     else:
         raise PipelineError("--input mixes folders and files: give folders (one per model input) or files")
+    counts = [len(g) for g in groups]
+    if len(set(counts)) != 1:
+        raise PipelineError(f"--input: the model inputs get different numbers of files: {counts}")
+    return groups
 
-    counts = {len(g) for g in groups}
-    if len(counts) != 1:
-        raise PipelineError(f"--input: the model inputs get different numbers of files: {[len(g) for g in groups]}")
 
-    files: list[list[InputFile]] = []
-    batch_nbytes: list[int] = []
-    per_batch: set[int] = set()
+def plan_inputs(entries: Sequence[str], inputs: Sequence[TensorInfo]) -> InputPlan:
+    """Resolve ``--input`` into files per model input and check every file's size before running."""
+    groups = group_inputs(entries, len(inputs), [i.name for i in inputs])
+    folders = sorted({Path(p).resolve().parent for group in groups for p in group[:1]} |
+                     {Path(e).resolve() for e in entries if os.path.isdir(e)})
+    files: List[List[InputFile]] = []
+    batch_nbytes: List[int] = []
+    per_batch: set = set()
     for info, group in zip(inputs, groups):
-        need = _batch_nbytes(info, batch)
+        need = info.nbytes
         described = [_describe_file(p, info) for p in group]
         first = described[0]
         for f in described:
             if f.nbytes != first.nbytes:
                 raise PipelineError(f"{f.path}: {f.nbytes} bytes, unlike the {first.nbytes} bytes of "
-                                    f"{first.path.name}: all input files must have the same size")
+                                    f"{os.path.basename(first.path)}: all input files must have the same size")
         if first.nbytes == 0 or need % first.nbytes:
-            shape = ",".join(map(str, _batch_shape(info, batch)))
             raise PipelineError(f"{first.path}: {first.nbytes} bytes does not divide the {need}-byte batch of "
-                                f"model input {info.name!r} ({info.dtype} [{shape}])")
+                                f"model input {info.describe()}")
         per_batch.add(need // first.nbytes)
         files.append(described)
         batch_nbytes.append(need)
     if len(per_batch) != 1:
         raise PipelineError(f"--input: the model inputs need different numbers of files per batch: {sorted(per_batch)}")
 
-    stems: list[str] = []
-    seen: dict[str, Path] = {}
+    stems: List[str] = []
+    seen: Dict[str, str] = {}
     for f in files[0]:
         stem = stem_of(f.path)
         if stem in seen:
@@ -565,8 +753,8 @@ def _read_into(f: InputFile, view: memoryview, dtype: np.dtype) -> None:
         raise PipelineError(f"{f.path}: size changed while running (expected {len(view)} bytes)")
 
 
-def read_batches(plan: InputPlan, inputs: Sequence[backends.TensorInfo], batch: int,
-                 stop: threading.Event | None = None) -> Iterator[tuple[dict[str, np.ndarray], int, int]]:
+def read_batches(plan: InputPlan, inputs: Sequence[TensorInfo],
+                 stop: Optional[threading.Event] = None) -> Iterator[Tuple[Dict[str, np.ndarray], int, int]]:
     """Yield (feeds, index of the batch's first file, real files) per batch; a short batch repeats its first file."""
     fpb = plan.files_per_batch
     for b in range(plan.num_batches):
@@ -583,15 +771,15 @@ def read_batches(plan: InputPlan, inputs: Sequence[backends.TensorInfo], batch: 
                 _read_into(group[lo + j], view[j * size:(j + 1) * size], info.dtype)
             for j in range(real, fpb):
                 buf[j * size:(j + 1) * size] = buf[:size]
-            feeds[info.name] = buf.view(info.dtype).reshape(_batch_shape(info, batch))
+            feeds[info.name] = buf.view(info.dtype).reshape(info.shape)
         yield feeds, lo, real
 
 
 def _prefetch(items: Iterator[Any], depth: int, stop: threading.Event) -> Generator[Any, None, None]:
     """Run ``items`` in a background thread, ``depth`` ahead; its exceptions surface here."""
-    q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    q: "queue.Queue[Tuple[str, Any]]" = queue.Queue(maxsize=depth)
 
-    def put(item: tuple[str, Any]) -> bool:
+    def put(item: Tuple[str, Any]) -> bool:
         while not stop.is_set():
             try:
                 q.put(item, timeout=0.1)
@@ -624,96 +812,159 @@ def _prefetch(items: Iterator[Any], depth: int, stop: threading.Event) -> Genera
         thread.join()
 
 
-def _write_batch(outputs: Sequence[np.ndarray], names: Sequence[str], stems: Sequence[str], result_dir: Path,
-                 fmt: str, axis: int, fpb: int) -> list[str]:
-    """Split each output into one piece per input file and write the real ones; the names written."""
-    written = []
-    for k, (name, out) in enumerate(zip(names, outputs)):
-        if out.ndim <= axis or out.shape[axis] % fpb:
-            raise PipelineError(f"model output {name!r} of shape {list(out.shape)} cannot be split into {fpb} "
-                                f"pieces (one per input file) along --output_batchsize_axis {axis}")
-        pieces = np.split(out, fpb, axis=axis) if fpb > 1 else [out]
-        for stem, piece in zip(stems, pieces):
-            file_name = result_file_name(stem, k, fmt)
-            write_result(result_dir / file_name, piece, fmt)
-            written.append(file_name)
-    return written
-
-
-def _result_dir(config: RunConfig, folders: Sequence[Path]) -> tuple[Path | None, str | None]:
-    if config.output is None:
-        return None, None
-    dirname = config.output_dirname or time.strftime(TIMESTAMP_FORMAT)
-    result_dir = config.output / dirname
-    out = config.output.resolve()
-    for folder in folders:
-        if out == folder or folder in out.parents:
-            raise PipelineError(f"{config.output}: is inside the input folder {folder}; write results elsewhere")
-    if result_dir.exists() and not result_dir.is_dir():
-        raise PipelineError(f"{result_dir}: exists and is not a folder")
-    result_dir.mkdir(parents=True, exist_ok=True)
-    return result_dir, dirname
-
-
-def run_files(config: RunConfig, log: Callable[[str], None] = print) -> RunSummary:
+def run_files(config: RunConfig, log: Callable[[str], None] = print, plan: Optional[InputPlan] = None,
+              loaded: Optional[Loaded] = None) -> RunSummary:
     """ais_bench's file mode: batches of input files in, one result file per input and model output out."""
     from tqdm import tqdm
 
-    backend, batch = _load(config, log)
-    plan = plan_inputs(config.inputs, backend.inputs, batch)
+    loaded = loaded or load(config, log)
+    backend = loaded.backend
+    plan = plan or plan_inputs(config.inputs, loaded.inputs)
     result_dir, dirname = _result_dir(config, plan.folders)
-    earlier = set()
-    if result_dir is not None:
-        earlier = {p.name for p in result_dir.iterdir() if not is_hidden_temp(p.name)}
     if config.debug:
         log(f"[DEBUG] {plan.num_inputs} inputs, {plan.files_per_batch} files per batch, {plan.num_batches} batches")
 
     output_names = [o.name for o in backend.outputs]
     fpb = plan.files_per_batch
-    times: list[float] = []
-    written: set[str] = set()
-    stop = threading.Event()
-    pending: deque[Future[list[str]]] = deque()
+    filesinfo: Dict[int, Dict[str, List[str]]] = {}
     writers = ThreadPoolExecutor(max_workers=min(4, max(1, config.threads)), thread_name_prefix="ais_infer-writer")
     bar = tqdm(total=plan.num_inputs, unit="file", file=sys.stderr, disable=not config.progress,
                desc="inference", dynamic_ncols=True)
+
+    def write(token: _Token, outputs: List[np.ndarray]) -> None:
+        try:
+            if result_dir is not None:
+                stems = plan.stems[token.lo:token.lo + token.real]  # type: ignore[union-attr]
+                paths = _write_outputs(outputs, output_names, stems, result_dir, config.outfmt,
+                                       config.output_batchsize_axis, fpb)
+                with flight.lock:
+                    for j, outfiles in enumerate(paths):
+                        sample = token.lo + j
+                        infiles = [group[sample].path for group in plan.files]  # type: ignore[union-attr]
+                        filesinfo[sample] = {"infiles": infiles, "outfiles": outfiles}
+            bar.update(token.real)
+        except BaseException as exc:  # noqa: B902 - raised again by the submitting thread
+            flight.fail(exc)
+        finally:
+            flight.slots.release()
+
+    def hand_over(token: _Token, outputs: List[np.ndarray]) -> None:
+        writers.submit(write, token, outputs)
+
+    flight = _Flight(backend, hand_over, slots=backend.requests + _PENDING_WRITE_BATCHES)
+    stop = threading.Event()
     start = time.perf_counter()
-    batches = _prefetch(read_batches(plan, backend.inputs, batch, stop), _PREFETCH_BATCHES, stop)
+    batches = _prefetch(read_batches(plan, loaded.inputs, stop), backend.requests + 1, stop)
     try:
         for index, (feeds, lo, real) in enumerate(batches):
-            if index == 0:
+            if index == 0 and config.warmup_count:
                 for _ in range(config.warmup_count):
-                    backend.run(feeds)
-            for _ in range(config.loop):
-                t0 = time.perf_counter()
-                outputs = backend.run(feeds)
-                times.append(time.perf_counter() - t0)
+                    flight.submit(feeds, _Token(0.0, timed=False))
+                flight.drain()
+                flight.reset()
+            for i in range(config.loop):
+                keep = i == config.loop - 1
+                flight.submit(feeds, _Token(0.0, timed=True, index=index, lo=lo, real=real, keep=keep))
             if config.debug:
-                log(f"[DEBUG] batch {index}: {real} files, {1000 * times[-1]:.3f} ms")
-            if result_dir is not None:
-                pending.append(writers.submit(_write_batch, outputs, output_names, plan.stems[lo:lo + real],
-                                              result_dir, config.outfmt, config.output_batchsize_axis, fpb))
-                while len(pending) > _PENDING_WRITE_BATCHES:  # bounds memory: wait for the oldest batch
-                    written.update(pending.popleft().result())
-            bar.update(real)
-        while pending:
-            written.update(pending.popleft().result())
+                log(f"[DEBUG] batch {index}: {real} files submitted")
+        flight.drain()
     finally:
         batches.close()  # stops and joins the reader thread
-        for future in pending:  # shutdown(cancel_futures=) needs Python 3.9
-            future.cancel()
+        with contextlib.suppress(Exception):
+            backend.wait_all()
         writers.shutdown(wait=True)
         bar.close()
+    flight.check()
     wall = time.perf_counter() - start
 
-    stale = earlier - written
-    if stale:
-        log(f"[WARNING] {result_dir}: {len(stale)} files from an earlier run were not replaced by this one")
-    args = config.args_record()
-    args["output_dirname"] = dirname
-    return RunSummary(
-        compute=TimeStats.from_seconds(times), batchsize=batch, num_inputs=plan.num_inputs,
-        files_per_batch=fpb, end_to_end_s=wall, end_to_end_images=plan.num_inputs, backend=backend.info(),
-        model=str(config.model), mode="file", args=args, annotations=dict(config.annotations),
-        result_dir=result_dir,
-    )
+    ordered = {str(k): filesinfo[k] for k in sorted(filesinfo)}
+    other = 0
+    if result_dir is not None:
+        written = {os.path.basename(p) for info in ordered.values() for p in info["outfiles"]}
+        other = _warn_other_files(result_dir, written, log)
+    return _make_summary(config, loaded, flight, "file", plan.num_inputs, fpb, wall, result_dir, dirname,
+                         ordered, other)
+
+
+# --------------------------------------------------------------------------- several devices
+
+def _cpu_groups(parts: int) -> List[List[int]]:
+    """This process's cores divided into ``parts`` contiguous groups (shared round-robin when too few)."""
+    try:
+        cores = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux: no pinning
+        return [[] for _ in range(parts)]
+    if len(cores) < parts:
+        return [[cores[i % len(cores)]] for i in range(parts)]
+    size, extra = divmod(len(cores), parts)
+    groups, at = [], 0
+    for i in range(parts):
+        n = size + (1 if i < extra else 0)
+        groups.append(cores[at:at + n])
+        at += n
+    return groups
+
+
+def _device_main(config: RunConfig, part: int, parts: int, results: Any, ready: Any) -> None:
+    """One device's process: load, wait for the others (at most 10 s, as ais_bench), run its share."""
+    if config.cpus:
+        with contextlib.suppress(AttributeError, OSError):
+            os.sched_setaffinity(0, config.cpus)
+    started = time.time()
+    try:
+        loaded = load(config)
+        plan = None
+        if config.inputs:
+            plan = plan_inputs(config.inputs, loaded.inputs).share(part, parts)
+            if plan.num_inputs == 0:
+                raise PipelineError(f"device {config.devices[0]}: no input files left for it "
+                                    f"({parts} devices for fewer inputs)")
+        with contextlib.suppress(threading.BrokenBarrierError):
+            ready.wait(timeout=10)
+        started = time.time()
+        summary = run_files(config, plan=plan, loaded=loaded) if plan is not None else run_pure(config, loaded=loaded)
+        write_summary(config, summary)
+        print_report(summary, config.display_all_summary)
+        results.put((part, summary.throughput, started, time.time(), None))
+    except BaseException as exc:  # noqa: B902 - reported by the parent
+        with contextlib.suppress(threading.BrokenBarrierError):
+            ready.abort()
+        results.put((part, 0.0, started, time.time(), f"{exc}" if isinstance(exc, PipelineError) else repr(exc)))
+
+
+def run_devices(config: RunConfig, log: Callable[[str], None] = print) -> int:
+    """ais_bench's ``multidevice_run``: one process per listed device over its share of the inputs, results in
+    ``<output>/<dirname>/device<N>/``; prints each device's throughput and the total. 0 when all succeed."""
+    parts = len(config.devices)
+    dirname = config.output_dirname or time.strftime(TIMESTAMP_FORMAT)
+    groups = _cpu_groups(parts)
+    context = multiprocessing.get_context("spawn")  # a clean runtime per process, as separate devices
+    results = context.Queue()
+    ready = context.Barrier(parts)
+    processes = []
+    log(f"{_LOG_PREFIX}multidevice:{list(config.devices)} run begin")
+    for part, device in enumerate(config.devices):
+        own = RunConfig(**{**config.__dict__, "devices": (device,),
+                           "output_dirname": os.path.join(dirname, DEVICE_FOLDER.format(device)),
+                           "cpus": groups[part] or None, "progress": False})
+        process = context.Process(target=_device_main, args=(own, part, parts, results, ready),
+                                  name=f"ais_infer-device{device}")
+        process.start()
+        processes.append(process)
+    for process in processes:
+        process.join()
+    reports = []
+    while not results.empty():
+        reports.append(results.get())
+    reports.sort()
+    failed = parts - sum(1 for r in reports if r[4] is None)
+    for part, throughput, started, ended, error in reports:
+        if error is None:
+            print(f"i:{part} device_{config.devices[part]} throughput:{throughput} start_time:{started} "
+                  f"end_time:{ended}")
+        else:
+            log(f"[ERROR] device_{config.devices[part]}: {error}")
+    log(f"{_LOG_PREFIX}summary throughput:{sum(r[1] for r in reports if r[4] is None)}")
+    if failed:
+        raise PipelineError(f"{failed} of {parts} device processes failed")
+    return 0

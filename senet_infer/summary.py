@@ -5,7 +5,7 @@ the vendor's summary work unchanged:
 
 - ``filesinfo``: ``{sample id (str): {"infiles": [...], "outfiles": [...]}}``, the files this run read
   and wrote, sample ids counting from 0 in input order;
-- ``args``: the run's options; ``pid``: the runner's process id;
+- ``args``: the run's command line (ais_bench writes its ``sys.argv``); ``pid``: the runner's process id;
 - ``NPU_compute_time``, ``H2D_latency``, ``D2H_latency``: each ``{"min", "max", "mean", "median",
   "percentile(99%)", "count"}`` in milliseconds;
 - ``throughput``: ``1000 * mean batch / NPU_compute_time.mean``;
@@ -91,8 +91,15 @@ class Extras:
     end_to_end_images_per_s: float = 0.0
     result_dir: Optional[str] = None
     model: str = ""
-    timing: str = ""               # how NPU_compute_time was measured (e.g. overlapping requests)
+    timing: str = ""               # how NPU_compute_time, H2D and D2H were measured (e.g. overlapping requests)
     annotations: Dict[str, str] = field(default_factory=dict)
+    throughput_batchsize: int = 0  # the batch of the throughput formula (--batchsize, else the model's)
+    hint: str = ""                 # "throughput" or "latency"
+    requests: int = 1              # batches in flight at once
+    streams: int = 1               # the runtime's parallel streams
+    request_latency: Dict[str, Any] = field(default_factory=dict)  # each request's own latency, ms (stats record)
+    options: Dict[str, Any] = field(default_factory=dict)          # every option of the run, resolved
+    other_files_in_result_dir: int = 0  # result files in the folder that this run did not write
 
 
 @dataclass
@@ -103,11 +110,12 @@ class RunSummary:
     throughput: float
     extras: Extras
     filesinfo: Dict[str, Dict[str, List[str]]] = field(default_factory=dict)
-    args: Dict[str, Any] = field(default_factory=dict)
+    args: Any = field(default_factory=list)  # ais_bench: its command line (a list of strings)
     h2d: TimeStats = field(default_factory=TimeStats)
     d2h: TimeStats = field(default_factory=TimeStats)
     compute_list_ms: List[float] = field(default_factory=list)
     pid: int = 0
+    path: Optional[Path] = field(default=None, compare=False)  # where it was written or read; not in the file
 
     def outfiles(self) -> List[str]:
         """Every result file this run wrote, in sample order."""
@@ -140,7 +148,7 @@ class RunSummary:
             throughput=float(record["throughput"]),
             extras=extras,
             filesinfo={str(k): v for k, v in (record.get("filesinfo") or {}).items()},
-            args=record.get("args") or {},
+            args=record.get("args") or [],
             h2d=TimeStats.from_json(record.get("H2D_latency") or zero),
             d2h=TimeStats.from_json(record.get("D2H_latency") or zero),
             compute_list_ms=[float(x) for x in record.get("npu_compute_time_list") or []],
@@ -158,6 +166,8 @@ def load_summary(path: "os.PathLike[str] | str") -> RunSummary:
     except (OSError, ValueError) as exc:
         raise PipelineError("{}: not a readable summary JSON ({})".format(path, exc)) from None
     try:
-        return RunSummary.from_json(record)
+        summary = RunSummary.from_json(record)
     except (KeyError, TypeError, ValueError) as exc:
         raise PipelineError("{}: not an ais_bench summary (missing or bad field {})".format(path, exc)) from None
+    summary.path = path
+    return summary

@@ -212,3 +212,40 @@ def test_real_model_fp32_backends_agree_and_bf16_drift(dynamic_onnx: Path, tmp_p
           f"top-1 agreement {(low.argmax(1) == ref.argmax(1)).sum()}/{len(ref)}")
     assert cosine.min() > 0.99
     assert 0 < drift < 0.1  # non-zero: it really ran at bf16, not fp32 under another name
+
+
+@pytest.mark.parametrize("name", ["onnxruntime", "openvino"])
+def test_submitted_batches_come_back_to_their_own_token(name: str, small: tuple[Path, np.ndarray]) -> None:
+    """Throughput hint: several batches in flight; each on_done gets its own batch's outputs, once."""
+    import threading
+
+    path, weights = small
+    backend = backends.create_backend(name)
+    backend.load(path, threads=2, hint=backends.THROUGHPUT)
+    assert backend.hint == "throughput" and backend.requests >= 1 and backend.streams >= 1
+    done: dict[int, np.ndarray] = {}
+    lock = threading.Lock()
+
+    def on_done(token: int, outputs: list, latency_s: float, d2h_s: object) -> None:
+        assert latency_s >= 0 and (d2h_s is None) == (name == "onnxruntime")
+        with lock:
+            assert token not in done
+            done[token] = outputs[0]
+
+    backend.start(on_done)
+    rng = np.random.default_rng(4)
+    batches = {i: rng.integers(0, 256, (4, 8, 8, 3), dtype=np.uint8) for i in range(12)}
+    for token, batch in batches.items():
+        backend.submit({INPUT_NAME: batch}, token)
+    backend.wait_all()
+    assert sorted(done) == list(batches)
+    for token, batch in batches.items():
+        np.testing.assert_allclose(done[token], reference(batch, weights), rtol=1e-5, atol=1e-3)
+
+
+def test_tensor_info_resolves_the_batch_once() -> None:
+    info = backends.TensorInfo("image", (None, 3, 4, 4), np.dtype(np.float32))
+    resolved = info.with_batch(8)
+    assert resolved.shape == (8, 3, 4, 4) and resolved.nbytes == 8 * 48 * 4
+    with pytest.raises(PipelineError, match=r"image float32 \[\?,3,\?,4\]: only the batch dimension"):
+        backends.TensorInfo("image", (None, 3, None, 4), np.dtype(np.float32)).with_batch(2)

@@ -1,0 +1,140 @@
+"""The driver's toolchains: command lines, chip names, which Python runs ais_bench, CANN not sourced."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+from senet_infer.errors import PipelineError
+from senet_infer.pipeline import Options, build_parser, main
+from senet_infer.toolchain import (AscendToolchain, PortableToolchain, Scripts, ais_bench_python, parse_npu_smi,
+                                   toolchain_notes)
+
+NPU_SMI = """\
++-------------------+-----------------+------------------------------------------------------+
+| NPU     Name      | Health          | Power(W)     Temp(C)           Hugepages-Usage(page) |
+| Chip    Device    | Bus-Id          | AICore(%)    Memory-Usage(MB)                        |
++===================+=================+======================================================+
+| 0       {name}     | OK              | 15.8         42                0    / 0              |
+| 0       0         | 0000:82:00.0    | 0            1074 / 21534                            |
++===================+=================+======================================================+
+"""
+
+
+def toolchains(work: Path) -> tuple[AscendToolchain, PortableToolchain]:
+    scripts = Scripts(REPO, work, sys.executable)
+    args = (scripts, work / "se_resnet50_dynamic_bs.onnx", work / "aipp_SE_ResNet50_pth.config", 32)
+    return (AscendToolchain(*args, soc_version="Ascend310P3"),
+            PortableToolchain(*args, precision="fp32", backend="auto", soc_version=None))
+
+
+def test_both_toolchains_give_the_guides_command_lines(tmp_path: Path) -> None:
+    ascend, portable = toolchains(tmp_path)
+    atc_flags = ["--model=./se_resnet50_dynamic_bs.onnx", "--framework=5", "--input_format=NCHW",
+                 "--input_shape=image:32,3,224,224"]
+    assert ascend.convert_command(32).shown == [
+        "atc", *atc_flags, "--output=./se_resnet50_fp16_bs32", "--log=error", "--soc_version=Ascend310P3",
+        "--insert_op_conf=./aipp_SE_ResNet50_pth.config", "--enable_small_channel=1"]
+    assert portable.convert_command(32).shown == [
+        "python3", str(REPO / "aipp_convert.py"), *atc_flags, "--output=./se_resnet50_fp32_bs32", "--log=error",
+        "--soc_version=Ascend310P3", "--insert_op_conf=./aipp_SE_ResNet50_pth.config", "--enable_small_channel=1", "--precision_mode=fp32"]
+    assert portable.convert_command(4, check=False).shown[-1] == "--skip-check"
+    assert portable.model_path(4) == tmp_path / "perf_models" / "se_resnet50_fp32_bs4.onnx"
+    assert ascend.model_path(4) == tmp_path / "se_resnet50_fp16_bs4.om"
+
+    infer = ["--model", "./se_resnet50_fp32_bs32.onnx", "--batchsize", "32", "--input", "./data/ImageNet_bin",
+             "--output", "./", "--output_dirname", "result", "--outfmt", "TXT"]
+    command = portable.infer_command(tmp_path / "data" / "ImageNet_bin", ["--annotate", "warning=x"])
+    assert command.shown == ["python3", str(REPO / "ais_infer.py"), *infer, "--backend", "auto"]
+    assert command.run == [sys.executable, str(REPO / "ais_infer.py"), *infer, "--backend", "auto",
+                           "--annotate", "warning=x"]
+    assert portable.perf_command(4, 20).shown[2:] == [
+        "--model=./perf_models/se_resnet50_fp32_bs4.onnx", "--loop=20", "--batchsize=4", "--output=./perf_runs",
+        "--output_dirname=bs4", "--backend", "auto"]
+
+
+def test_ascend_perf_figures_come_from_the_printed_line(tmp_path: Path) -> None:
+    ascend, _ = toolchains(tmp_path)
+    ascend._ais_python = sys.executable  # no probe for ais_bench here
+    command = ascend.perf_command(32, 20)
+    assert command.shown == ["python3", "-m", "ais_bench", "--model=./se_resnet50_fp16_bs32.om", "--loop=20",
+                             "--batchsize=32"]
+    record = ascend.perf_record(32, command, "[INFO] throughput 1000*batchsize.mean(32)/NPU_compute_time.mean(11.9): 2689.1\n")
+    assert (record.throughput_images_per_s, record.compute_mean_ms, record.backend) == (2689.1, 11.9, "ais_bench")
+    with pytest.raises(PipelineError, match="python3 -m ais_bench: no 'throughput"):
+        ascend.perf_record(32, command, "no summary line\n")
+
+
+@pytest.mark.parametrize("name, soc", [("310P3", "Ascend310P3"), ("Ascend910B3", "Ascend910B3"),
+                                       ("ascend310", "ascend310")])
+def test_chip_name_is_prefixed_only_when_needed(name: str, soc: str) -> None:
+    assert parse_npu_smi(NPU_SMI.format(name=name)) == soc
+
+
+def test_no_chip_in_npu_smi_output() -> None:
+    assert parse_npu_smi("command not supported\n") is None
+
+
+def fake_host_python(folder: Path, pkgs: Path | None) -> Path:
+    """A ``python3`` for the PATH: this interpreter, seeing ``pkgs`` (the toolkit's packages) when given."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "python3"
+    extra = f'export PYTHONPATH="{pkgs}"\n' if pkgs else "unset PYTHONPATH\n"
+    path.write_text(f"#!/usr/bin/env bash\n{extra}exec {sys.executable} \"$@\"\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_ais_bench_runs_with_the_hosts_python3_when_python_lacks_it(tmp_path: Path, monkeypatch, capsys) -> None:
+    pkgs = tmp_path / "pkgs"
+    (pkgs / "ais_bench").mkdir(parents=True)
+    (pkgs / "ais_bench" / "__init__.py").write_text("")
+    host = fake_host_python(tmp_path / "bin", pkgs)
+    monkeypatch.setenv("PATH", f"{host.parent}{os.pathsep}{os.environ['PATH']}")
+    assert ais_bench_python(sys.executable, tmp_path) == str(host)
+    assert f"python3 from the PATH ({host})" in capsys.readouterr().out
+
+    monkeypatch.setenv("PYTHONPATH", str(pkgs))  # now the project's Python has it too: it is preferred
+    assert ais_bench_python(sys.executable, tmp_path) == sys.executable
+
+
+def test_neither_python_has_ais_bench(tmp_path: Path, monkeypatch) -> None:
+    host = fake_host_python(tmp_path / "bin", None)
+    monkeypatch.setenv("PATH", f"{host.parent}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(PipelineError) as info:
+        ais_bench_python(sys.executable, tmp_path)
+    message = str(info.value)
+    assert f"$PYTHON ({sys.executable})" in message and f"python3 on the PATH ({host})" in message
+
+
+def test_an_unsourced_cann_toolkit_is_mentioned(tmp_path: Path, monkeypatch) -> None:
+    ascend, portable = toolchains(tmp_path)
+    assert toolchain_notes(portable, candidates=[str(tmp_path / "none.sh")]) == []
+    monkeypatch.setenv("HOME", str(tmp_path))
+    set_env = tmp_path / "Ascend" / "ascend-toolkit" / "set_env.sh"
+    set_env.parent.mkdir(parents=True)
+    set_env.write_text("export PATH=...\n")
+    (line,) = toolchain_notes(portable, candidates=["/nonexistent/set_env.sh", "~/Ascend/ascend-toolkit/set_env.sh"])
+    assert str(set_env) in line and "not sourced" in line and f"source {set_env}" in line
+    assert toolchain_notes(ascend, candidates=[str(set_env)]) == []  # atc found: nothing to say
+
+
+def test_options_are_parsed_once_into_a_typed_record(tmp_path: Path) -> None:
+    opts = Options.from_args(build_parser().parse_args(
+        ["--work-dir", str(tmp_path), "--steps", "perf,metric", "--perf-batch-sizes", "8,1,8", "--batch-size", "4"]))
+    assert opts.steps == ("metric", "perf") and opts.perf_batch_sizes == (1, 8) and opts.batch_size == 4
+    assert opts.work == tmp_path.resolve() and opts.checkpoint is None
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--steps", "metric,bogus"], "--steps: unknown step(s) bogus"),
+    (["--perf-batch-sizes", "1,x"], "--perf-batch-sizes: not a list of integers"),
+    (["--perf-batch-sizes", "0"], "--perf-batch-sizes: need integers >= 1"),
+])
+def test_bad_options_are_one_line_errors(tmp_path: Path, argv: list[str], message: str) -> None:
+    with pytest.raises(PipelineError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        main(["--work-dir", str(tmp_path), *argv])
