@@ -28,10 +28,10 @@ import statistics
 import sys
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, List, Optional
+from typing import Any, Callable, ClassVar, List, Optional  # typing's Callable: subscripted at run time below
 
 import numpy as np
 
