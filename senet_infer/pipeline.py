@@ -28,12 +28,12 @@ from . import imagenet
 from .cli import positive_int
 from .errors import PipelineError
 from .fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, stem_of
+from .precision import FLOAT_PRECISIONS as PRECISIONS
 
 STEPS = ("weights", "dataset", "preprocess", "export", "convert", "infer", "metric", "fidelity", "perf")
 FIRST_STEP_NUMBER = 2  # step 1, set-up, is run_infer.sh's own
 TOTAL_STEPS = len(STEPS) + 1
 PERF_BATCH_SIZES = (1, 4, 8, 16, 32, 64)
-PRECISIONS = ("fp32", "bf16", "fp16")
 BACKENDS = ("auto", "onnxruntime", "openvino")
 AIPP_CONFIG = "aipp_SE_ResNet50_pth.config"
 DYNAMIC_ONNX = "se_resnet50_dynamic_bs.onnx"
