@@ -12,7 +12,6 @@ import amct_calibrate
 from conftest import REPO, run_script
 from senet_infer.cli import run_main
 from senet_infer.fileio import atomic_write_bytes, stem_of
-from senet_infer.summary import load_summary, summary_path_for
 
 ITEM_BYTES = 3 * 224 * 224 * 4
 
@@ -79,8 +78,6 @@ def test_int8_model_goes_through_converter_and_runner(int8_model: Path, bin_dir:
     for backend in ("openvino", "onnxruntime"):
         run_script("ais_infer.py", "--model", converted, "--batchsize", 4, "--input", bin_dir, "--output", tmp_path,
                    "--output_dirname", backend, "--outfmt", "TXT", "--backend", backend)
-        summary = load_summary(summary_path_for(tmp_path / backend))
-        assert summary.extras.precision == "int8" and summary.extras.backend == backend
         assert len(list((tmp_path / backend).glob("*_0.txt"))) == len(list(bin_dir.glob("*.bin")))
 
 
