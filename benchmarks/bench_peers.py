@@ -150,7 +150,7 @@ class Peers:
     def benchmark_app(self, precision: str) -> float:
         tool = Path(sys.executable).with_name("benchmark_app")
         proc = subprocess.run([str(tool), "-m", str(self.art.converted[precision]), "-d", "CPU", "-hint", "throughput",
-                               "-infer_precision", "f32", "-niter", str(max(self.loop, 2)), "-nthreads", str(self.threads)],
+                               "-infer_precision", "f32", "-niter", str(max(self.loop, 2))],
                               capture_output=True, text=True)
         found = re.search(r"Throughput:\s+([0-9.]+)\s+FPS", proc.stdout)
         if proc.returncode != 0 or not found:
