@@ -35,7 +35,7 @@ from typing import Any, Callable, ClassVar, List, Optional  # typing's Callable:
 
 import numpy as np
 
-from .convert import PRECISION_KEY, PRECISIONS  # the converter writes the key; one definition
+from .precision import PRECISION_KEY, PRECISIONS, float_precision
 from .errors import PipelineError
 
 DEFAULT_PRECISION = "fp32"
@@ -99,7 +99,7 @@ class Backend(ABC):
     @classmethod
     def supports(cls, precision: str) -> bool:
         """Whether this runtime can run at ``precision`` at all (the CPU may still refuse at load)."""
-        return precision == "fp32"
+        return float_precision(precision) == "fp32"
 
     @property
     @abstractmethod
@@ -173,7 +173,7 @@ class OnnxRuntimeBackend(Backend):
              precision: str = DEFAULT_PRECISION, batch: int | None = None, hint: str = LATENCY) -> None:
         import onnxruntime as ort
 
-        if precision != "fp32":
+        if float_precision(precision) != "fp32":
             # Running fp32 and calling it bf16 would misreport both speed and accuracy.
             raise PipelineError(
                 f"{path}: the model asks for {precision} ({PRECISION_KEY}); ONNX Runtime runs fp32 only here: "
@@ -233,7 +233,7 @@ class OpenVinoBackend(Backend):
 
     @classmethod
     def supports(cls, precision: str) -> bool:
-        return precision in _OV_PRECISION
+        return float_precision(precision) in _OV_PRECISION
 
     @property
     def version(self) -> str:
@@ -262,7 +262,7 @@ class OpenVinoBackend(Backend):
             # fp32 model. THROUGHPUT: the plugin picks streams and the number of parallel requests
             # (what benchmark_app -hint throughput uses); LATENCY: one request on all given cores.
             config = {
-                "INFERENCE_PRECISION_HINT": _OV_PRECISION[precision],
+                "INFERENCE_PRECISION_HINT": _OV_PRECISION[float_precision(precision)],
                 "PERFORMANCE_HINT": "THROUGHPUT" if hint == THROUGHPUT else "LATENCY",
                 "INFERENCE_NUM_THREADS": threads,
             }
@@ -272,14 +272,14 @@ class OpenVinoBackend(Backend):
         except Exception as exc:  # OpenVINO raises RuntimeError/GeneralFailure with multi-line text
             raise _model_error(path, "OpenVINO", exc) from None
         actual = compiled.get_property("INFERENCE_PRECISION_HINT")
-        if actual != getattr(ov.Type, _OV_PRECISION[precision]):
+        if actual != getattr(ov.Type, _OV_PRECISION[float_precision(precision)]):
             # The CPU plugin silently falls back to f32 when the processor lacks the format.
             raise PipelineError(
                 f"{path}: this CPU cannot run OpenVINO at {precision} (the plugin would fall back to {actual.get_type_name()}); "
                 "convert the model for fp32"
             )
         capabilities = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-        if _OV_CAPABILITY[precision] not in capabilities:
+        if _OV_CAPABILITY[float_precision(precision)] not in capabilities:
             print(f"[WARNING] openvino: this CPU has no native {precision} instructions; "
                   f"{precision} is emulated and slower than fp32", file=sys.stderr)
         self.device = "CPU"

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import inspect
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-import numpy as np
 
 from . import imagenet
-from .compare import relative_error
+from .agreement import Agreement
 from .errors import PipelineError
 from .fileio import atomic_path
 
@@ -67,18 +65,7 @@ def export_onnx(model: nn.Module, path: str | Path, opset: int = OPSET) -> Path:
     return path
 
 
-@dataclass(frozen=True)
-class ParityReport:
-    """PyTorch vs ONNX Runtime on the same inputs."""
-
-    batch: int
-    relative_error: float
-    max_abs_error: float
-    same_top1: int
-
-    @property
-    def passed(self) -> bool:
-        return self.relative_error < PARITY_TOLERANCE
+ParityReport = Agreement  # PyTorch vs ONNX Runtime on the same inputs; one report type
 
 
 def check_parity(model: nn.Module, onnx_path: str | Path, inputs: torch.Tensor) -> ParityReport:
@@ -90,9 +77,5 @@ def check_parity(model: nn.Module, onnx_path: str | Path, inputs: torch.Tensor) 
     with torch.no_grad():
         reference = model.eval()(inputs).numpy()
     (actual,) = session.run([OUTPUT_NAME], {INPUT_NAME: inputs.numpy()})
-    return ParityReport(
-        batch=int(inputs.shape[0]),
-        relative_error=relative_error(actual, reference),
-        max_abs_error=float(np.max(np.abs(actual - reference))),
-        same_top1=int(np.sum(actual.argmax(1) == reference.argmax(1))),
-    )
+    return Agreement.from_logits(actual, reference, tolerance=PARITY_TOLERANCE,
+                                 subject="parity: ONNX Runtime vs PyTorch")

@@ -1,63 +1,51 @@
-"""Pipeline fidelity: the runner's result files vs PyTorch on the same .bin inputs (numpy AIPP in front).
+"""Pipeline fidelity: the runner's result files vs PyTorch fp32 on the same .bin inputs (numpy AIPP in front).
 
 This is the check that the whole chain (AIPP fused into the graph, the backend, the result files)
-computes what the PyTorch model computes, image by image; it says nothing about accuracy.
+computes what the PyTorch model computes, image by image; it says nothing about accuracy. fp32
+results must agree within :data:`FP32_RELATIVE_TOLERANCE` and give the same top-1 class; reduced
+precision (bf16, fp16, int8) is compared the same way and its drift reported, never failed.
+
+At ImageNet scale the PyTorch reference would cost as much as inference itself, so by default a
+large set is checked on an evenly spaced subset (:func:`select_images`); all images on request.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import os
 from pathlib import Path
+from typing import List, Optional, Sequence
 
 import numpy as np
 
+from .agreement import Agreement
 from .aipp import AippOp, apply_aipp
 from .errors import PipelineError
 from .fileio import is_hidden_temp, natural_key, read_result, result_file_name, stem_of
+from .precision import is_reduced
 
 # The project's tolerance for any fp32 backend vs PyTorch fp32, per image, through the whole pipeline.
 FP32_RELATIVE_TOLERANCE = 1e-4
+DEFAULT_MAX_IMAGES = 1000  # larger sets are checked on this many evenly spaced images by default
+REFERENCE_BATCH = 32
+
+FidelityReport = Agreement  # one report type for every comparison of two sets of logits
 
 
-@dataclass(frozen=True)
-class FidelityReport:
-    """Per-image agreement between the runner's results and PyTorch, summarised."""
-
-    images: int
-    precision: str
-    top1_agreement: float
-    top5_agreement: float  # same set of five classes
-    max_abs_error: float
-    max_relative_error: float
-    mean_relative_error: float
-    min_cosine_similarity: float
-    distinct_top1_reference: int
-    distinct_top1_results: int
-    tolerance_relative: float
-    enforced: bool  # fp32 results must meet the tolerance; reduced precision is reported only
-    worst_image: str
-
-    @property
-    def passed(self) -> bool:
-        """fp32: every image within tolerance and with the same top-1; reduced precision: always."""
-        if not self.enforced:
-            return True
-        return self.max_relative_error < self.tolerance_relative and self.top1_agreement == 1.0
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-ready record, verdict included."""
-        return {**asdict(self), "passed": self.passed}
-
-    def one_line(self) -> str:
-        """The step's printed summary."""
-        verdict = ("PASS" if self.passed else "FAIL") if self.enforced else "reported only (reduced precision)"
-        return (
-            f"fidelity vs PyTorch fp32 on {self.images} images ({self.precision}): top-1 agree "
-            f"{100 * self.top1_agreement:.2f} %, top-5 agree {100 * self.top5_agreement:.2f} %, "
-            f"max rel err {self.max_relative_error:.2e} (tol {self.tolerance_relative:.0e}), max abs err "
-            f"{self.max_abs_error:.2e}, min cosine {self.min_cosine_similarity:.6f}, distinct top-1 "
-            f"{self.distinct_top1_results}/{self.distinct_top1_reference} (results/PyTorch): {verdict}"
-        )
+def select_images(count: int, limit: Optional[int] = None, all_images: bool = False,
+                  default_max: int = DEFAULT_MAX_IMAGES) -> List[int]:
+    """Indices of the images to check: all when asked or when ``count`` is small, else ``limit`` (or
+    ``default_max``) evenly spaced ones, first and last included."""
+    if count < 0:
+        raise ValueError(f"count {count} < 0")
+    wanted = None if all_images else (limit if limit is not None else default_max)
+    if wanted is None or wanted >= count:
+        return list(range(count))
+    if wanted < 1:
+        raise PipelineError(f"fidelity: {wanted} images requested; give at least 1")
+    if wanted == 1:
+        return [0]
+    picks = np.linspace(0, count - 1, wanted).round().astype(int)
+    return sorted(set(picks.tolist()))
 
 
 def _result_path(result_dir: Path, stem: str) -> Path:
@@ -68,8 +56,38 @@ def _result_path(result_dir: Path, stem: str) -> Path:
     raise PipelineError(f"{result_dir}: no result for input {stem} (expected {result_file_name(stem, 0, 'TXT')})")
 
 
-def _top5_sets(logits: np.ndarray) -> np.ndarray:
-    return np.sort(np.argpartition(-logits, 5, axis=1)[:, :5], axis=1)
+def list_inputs(bin_dir: str | Path) -> List[Path]:
+    """The ``.bin`` inputs of ``bin_dir`` in the runner's (natural) order."""
+    folder = Path(bin_dir)
+    bins = sorted((p for p in folder.glob("*.bin") if not is_hidden_temp(p)), key=lambda p: natural_key(p.name))
+    if not bins:
+        raise PipelineError(f"{folder}: no .bin inputs to check")
+    return bins
+
+
+def pytorch_logits(model: object, inputs: Sequence[Path], aipp: AippOp, *, batch: int = REFERENCE_BATCH,
+                   threads: Optional[int] = None) -> np.ndarray:
+    """PyTorch fp32 logits of uint8 ``.bin`` inputs with the numpy AIPP in front, in batches, all cores."""
+    import torch
+
+    expected_bytes = int(np.prod(aipp.input_shape(1)))
+    item_shape = aipp.input_shape(1)[1:]
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads or os.cpu_count() or 1)
+    outputs = []
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(inputs), batch):
+                raw = []
+                for path in inputs[start:start + batch]:
+                    data = np.fromfile(path, dtype=np.uint8)
+                    if data.size != expected_bytes:
+                        raise PipelineError(f"{path}: {data.size} bytes, expected {expected_bytes} (uint8 {item_shape})")
+                    raw.append(data.reshape(item_shape))
+                outputs.append(model(torch.from_numpy(apply_aipp(np.stack(raw), aipp))).numpy())  # type: ignore[operator]
+    finally:
+        torch.set_num_threads(previous)
+    return np.concatenate(outputs)
 
 
 def compare_with_pytorch(
@@ -79,67 +97,28 @@ def compare_with_pytorch(
     aipp: AippOp,
     *,
     precision: str = "fp32",
-    batch: int = 16,
-    limit: int | None = None,
-) -> FidelityReport:
-    """Run the checkpoint in PyTorch on every ``.bin`` (AIPP applied in numpy) and compare with the results."""
-    import torch
+    batch: int = REFERENCE_BATCH,
+    limit: Optional[int] = None,
+    all_images: bool = False,
+    threads: Optional[int] = None,
+) -> Agreement:
+    """Compare the runner's results with PyTorch fp32 on the images :func:`select_images` picks.
 
+    fp32: fails (``passed`` False) beyond :data:`FP32_RELATIVE_TOLERANCE` or on any other top-1;
+    bf16/fp16/int8: the drift is reported only.
+    """
     from .model import load_checkpoint
 
-    bin_dir, result_dir = Path(bin_dir), Path(result_dir)
-    bins = sorted((p for p in bin_dir.glob("*.bin") if not is_hidden_temp(p)), key=lambda p: natural_key(p.name))
-    if not bins:
-        raise PipelineError(f"{bin_dir}: no .bin inputs to check")
-    if limit is not None and limit < len(bins):
-        picks = np.linspace(0, len(bins) - 1, limit).round().astype(int)
-        bins = [bins[i] for i in sorted(set(picks.tolist()))]
-    expected_bytes = int(np.prod(aipp.input_shape(1)))
+    result_dir = Path(result_dir)
+    bins = list_inputs(bin_dir)
+    bins = [bins[i] for i in select_images(len(bins), limit, all_images)]
+    stems = [stem_of(p) for p in bins]
     model = load_checkpoint(checkpoint)
-
-    stems: list[str] = []
-    rel_errors, cosines, abs_errors = [], [], []
-    top1_same = top5_same = 0
-    ref_classes: set[int] = set()
-    res_classes: set[int] = set()
-    for start in range(0, len(bins), batch):
-        chunk = bins[start:start + batch]
-        raw = []
-        for path in chunk:
-            data = np.fromfile(path, dtype=np.uint8)
-            if data.size != expected_bytes:
-                raise PipelineError(f"{path}: {data.size} bytes, expected {expected_bytes} (uint8 {aipp.input_shape(1)[1:]})")
-            raw.append(data.reshape(aipp.input_shape(1)[1:]))
-        with torch.no_grad():
-            reference = model(torch.from_numpy(apply_aipp(np.stack(raw), aipp))).numpy().astype(np.float64)
-        actual = np.stack([read_result(_result_path(result_dir, stem_of(p)), reference.shape[1]) for p in chunk])
-        if actual.shape != reference.shape:
-            raise PipelineError(f"{result_dir}: results hold {actual.shape[1]} values per image, PyTorch gives {reference.shape[1]}")
-        actual = actual.astype(np.float64)
-        diff = actual - reference
-        abs_errors.append(np.abs(diff).max(axis=1))
-        rel_errors.append(np.linalg.norm(diff, axis=1) / np.linalg.norm(reference, axis=1))
-        cosines.append((actual * reference).sum(1) / (np.linalg.norm(actual, axis=1) * np.linalg.norm(reference, axis=1)))
-        top1_same += int((actual.argmax(1) == reference.argmax(1)).sum())
-        top5_same += int((_top5_sets(actual) == _top5_sets(reference)).all(axis=1).sum())
-        ref_classes.update(reference.argmax(1).tolist())
-        res_classes.update(actual.argmax(1).tolist())
-        stems.extend(stem_of(p) for p in chunk)
-
-    rel = np.concatenate(rel_errors)
-    count = len(stems)
-    return FidelityReport(
-        images=count,
-        precision=precision,
-        top1_agreement=top1_same / count,
-        top5_agreement=top5_same / count,
-        max_abs_error=float(np.concatenate(abs_errors).max()),
-        max_relative_error=float(rel.max()),
-        mean_relative_error=float(rel.mean()),
-        min_cosine_similarity=float(np.concatenate(cosines).min()),
-        distinct_top1_reference=len(ref_classes),
-        distinct_top1_results=len(res_classes),
-        tolerance_relative=FP32_RELATIVE_TOLERANCE,
-        enforced=precision == "fp32",
-        worst_image=stems[int(rel.argmax())],
-    )
+    reference = pytorch_logits(model, bins, aipp, batch=batch, threads=threads)
+    classes = reference.shape[1]
+    actual = np.stack([read_result(_result_path(result_dir, stem), classes) for stem in stems])
+    if actual.shape != reference.shape:
+        raise PipelineError(f"{result_dir}: results hold {actual.shape[1]} values per image, PyTorch gives {classes}")
+    return Agreement.from_logits(actual, reference, tolerance=FP32_RELATIVE_TOLERANCE,
+                                 subject="fidelity vs PyTorch fp32", enforced=not is_reduced(precision),
+                                 require_top1=True, precision=precision, names=stems)

@@ -36,10 +36,10 @@ from .workdir import STATE_DIR, Stamps, WorkLock, describe
 
 if TYPE_CHECKING:
     from .aipp import AippOp
+from .precision import FLOAT_PRECISIONS as PRECISIONS
 
 FIRST_STEP_NUMBER = 2  # step 1, set-up, is run_infer.sh's own
 PERF_BATCH_SIZES = (1, 4, 8, 16, 32, 64)
-PRECISIONS = ("fp32", "bf16", "fp16")
 BACKENDS = ("auto", "onnxruntime", "openvino")
 AIPP_CONFIG = "aipp_SE_ResNet50_pth.config"
 DYNAMIC_ONNX = "se_resnet50_dynamic_bs.onnx"

@@ -1,0 +1,278 @@
+#!/usr/bin/env python3
+"""SE-ResNet50 throughput next to its peers, fp32 and int8, measured alternately in one invocation.
+
+    python benchmarks/bench_peers.py                                  # demo checkpoint, batch 32
+    python benchmarks/bench_peers.py --batch 16 --loop 5 --repeats 2 --images 32 --out peers
+
+Builds what it needs in a work folder (default: a temporary one) from the seeded demo checkpoint
+(speed does not depend on the weights) or ``--checkpoint``: generated photo-like images, step 1's
+uint8 and fp32 inputs, the dynamic ONNX (step 2), its int8 model (``amct_calibrate.py``'s
+quantizer, calibrated on the first batch), and both converted with AIPP for batch N
+(``aipp_convert.py``'s converter). Then, round-robin ``--repeats`` times:
+
+* PyTorch eager fp32 (``torch.inference_mode``, all cores) on the float batch;
+* ONNX Runtime fp32 and int8 on the dynamic models (float batch);
+* OpenVINO ``benchmark_app`` fp32 and int8 on the converted AIPP models (``-hint throughput``,
+  ``-infer_precision f32`` so that an fp32 model is not run as bf16 on AMX CPUs);
+* ``ais_infer.py`` fp32 and int8 on the same converted models, pure mode (``--loop``) and file mode
+  (the uint8 ``.bin`` inputs, TXT results; end-to-end images/s, file reads and writes included).
+
+Prints a Markdown table (median images/s, ratio to the best peer of the same precision, ratio of
+int8 to fp32 on the same engine, drift vs PyTorch fp32 on the first batch of images) with the CPU
+model, its int8/bf16 instructions and the date; writes ``peers.md``, ``peers.json`` and ``peers.png``
+to ``--out``. Drift of benchmark_app rows is that of the same model file on the same runtime
+(``ais_infer.py --backend openvino``), since benchmark_app writes no outputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+
+from senet_infer.agreement import Agreement  # noqa: E402
+from senet_infer.cli import positive_int  # noqa: E402
+from senet_infer.errors import PipelineError  # noqa: E402
+from senet_infer.fileio import atomic_write_json, atomic_write_text, read_result, stem_of  # noqa: E402
+from senet_infer.report import cpu_model  # noqa: E402
+from senet_infer.summary import load_summary, summary_path_for  # noqa: E402
+
+CPU_FEATURES = ("avx512_vnni", "avx512_bf16", "amx_int8", "amx_bf16")
+
+
+def cpu_features() -> str:
+    """The int8/bf16 instructions that decide reduced-precision speed on this CPU."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown"
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return " ".join(f for f in CPU_FEATURES if f in flags) or "none of " + "/".join(CPU_FEATURES)
+
+
+class Artefacts:
+    """Everything the peers run on, built once in ``work``."""
+
+    def __init__(self, work: Path, checkpoint: Optional[Path], batch: int, images: int) -> None:
+        from senet_infer.aipp import parse_aipp_config
+        from senet_infer.convert import convert_model
+        from senet_infer.export import export_onnx
+        from senet_infer.fileio import atomic_write_bytes
+        from senet_infer.model import DEMO_WEIGHTS_NAME, load_checkpoint, write_demo_checkpoint
+        from senet_infer.preprocess import EvalTransform, preprocess_file
+        from senet_infer.quantize import quantize_model
+        from senet_infer.synthetic import make_image_folder
+
+        self.work, self.batch = work, batch
+        self.checkpoint = checkpoint or write_demo_checkpoint(work / DEMO_WEIGHTS_NAME, seed=0)
+        self.model = load_checkpoint(self.checkpoint)
+        image_dir = work / "images"
+        image_dir.mkdir(exist_ok=True)
+        make_image_folder(image_dir, images, seed=11)
+        self.bin_u8, self.bin_f32 = work / "bin_u8", work / "bin_f32"
+        self.bin_u8.mkdir(exist_ok=True)
+        self.bin_f32.mkdir(exist_ok=True)
+        for path in sorted(image_dir.iterdir()):
+            stem = stem_of(path)
+            atomic_write_bytes(self.bin_u8 / f"{stem}.bin", preprocess_file(path, EvalTransform()).tobytes())
+            array = preprocess_file(path, EvalTransform(output_format="fp32"))
+            atomic_write_bytes(self.bin_f32 / f"{stem}.bin", np.ascontiguousarray(array, np.float32).tobytes())
+        self.stems = sorted(stem_of(p) for p in self.bin_u8.glob("*.bin"))[:batch]
+        self.floats = np.stack([np.fromfile(self.bin_f32 / f"{s}.bin", np.float32).reshape(3, 224, 224)
+                                for s in self.stems])
+        self.dynamic = {"fp32": export_onnx(self.model, work / "se_resnet50_dynamic_bs.onnx")}
+        shape = {"image": (batch, 3, 224, 224)}
+        self.dynamic["int8"] = quantize_model(self.dynamic["fp32"], work / "int8" / "se_resnet50", shape,
+                                              self.bin_f32, batch_num=1).deploy
+        ops = parse_aipp_config(REPO / "aipp_SE_ResNet50_pth.config")
+        self.converted = {p: convert_model(m, work / f"se_resnet50_{p}_bs{batch}", shape, ops, check=False).path
+                          for p, m in self.dynamic.items()}
+
+
+class Peers:
+    """One callable per peer: runs once and returns images/s; outputs on the first batch kept for drift."""
+
+    def __init__(self, art: Artefacts, loop: int, threads: int) -> None:
+        self.art, self.loop, self.threads = art, loop, threads
+        self.outputs: Dict[str, np.ndarray] = {}
+        self._sessions: Dict[str, object] = {}
+
+    def table(self) -> Dict[str, Callable[[], float]]:
+        peers: Dict[str, Callable[[], float]] = {"PyTorch eager fp32": self.pytorch}
+        for precision in ("fp32", "int8"):
+            peers[f"ONNX Runtime {precision}"] = lambda p=precision: self.onnxruntime(p)
+            peers[f"benchmark_app {precision}"] = lambda p=precision: self.benchmark_app(p)
+            peers[f"ais_infer.py pure {precision}"] = lambda p=precision: self.ais_infer(p, files=False)
+            peers[f"ais_infer.py file {precision}"] = lambda p=precision: self.ais_infer(p, files=True)
+        return peers
+
+    def pytorch(self) -> float:
+        import torch
+
+        torch.set_num_threads(self.threads)
+        batch = torch.from_numpy(self.art.floats)
+        with torch.inference_mode():
+            self.outputs["PyTorch eager fp32"] = self.art.model(batch).numpy()
+            start = time.perf_counter()
+            for _ in range(self.loop):
+                self.art.model(batch)
+        return self.loop * len(batch) / (time.perf_counter() - start)
+
+    def onnxruntime(self, precision: str) -> float:
+        import onnxruntime as ort
+
+        if precision not in self._sessions:
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = self.threads
+            self._sessions[precision] = ort.InferenceSession(str(self.art.dynamic[precision]), options,
+                                                             providers=["CPUExecutionProvider"])
+        session = self._sessions[precision]
+        feed = {"image": self.art.floats}
+        self.outputs[f"ONNX Runtime {precision}"] = session.run(None, feed)[0]  # type: ignore[attr-defined]
+        start = time.perf_counter()
+        for _ in range(self.loop):
+            session.run(None, feed)  # type: ignore[attr-defined]
+        return self.loop * len(self.art.floats) / (time.perf_counter() - start)
+
+    def benchmark_app(self, precision: str) -> float:
+        tool = Path(sys.executable).with_name("benchmark_app")
+        proc = subprocess.run([str(tool), "-m", str(self.art.converted[precision]), "-d", "CPU", "-hint", "throughput",
+                               "-infer_precision", "f32", "-niter", str(max(self.loop, 2))],
+                              capture_output=True, text=True)
+        found = re.search(r"Throughput:\s+([0-9.]+)\s+FPS", proc.stdout)
+        if proc.returncode != 0 or not found:
+            raise RuntimeError(f"benchmark_app failed ({proc.returncode}): {(proc.stderr or proc.stdout)[-500:]}")
+        return float(found.group(1))
+
+    def ais_infer(self, precision: str, files: bool) -> float:
+        name = f"{'file' if files else 'pure'}_{precision}"
+        out = self.art.work / "runs"
+        args = [sys.executable, str(REPO / "ais_infer.py"), "--model", str(self.art.converted[precision]),
+                "--batchsize", str(self.art.batch), "--backend", "openvino", "--output", str(out),
+                "--output_dirname", name]
+        args += ["--input", str(self.art.bin_u8), "--outfmt", "TXT"] if files else ["--loop", str(self.loop)]
+        if files and (out / name).exists():
+            for old in (out / name).iterdir():
+                old.unlink()
+        proc = subprocess.run(args, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"ais_infer.py failed: {proc.stderr[-500:]}")
+        throughput, end_to_end = run_figures(summary_path_for(out / name))
+        if files:
+            self.outputs[f"ais_infer.py file {precision}"] = np.stack(
+                [read_result(out / name / f"{stem}_0.txt") for stem in self.art.stems])
+            return end_to_end
+        return throughput
+
+
+def run_figures(path: Path) -> Tuple[float, float]:
+    """(pure-mode throughput, end-to-end images/s) of one ``ais_infer.py`` run, from its summary file."""
+    try:
+        summary = load_summary(path)
+        return float(summary.throughput), float(summary.extras.end_to_end_images_per_s)
+    except PipelineError:
+        # The runner's summary before it wrote ais_bench's keys (flat, units in the key names).
+        raw = json.loads(path.read_text())
+        return float(raw["throughput_images_per_s"]), float(raw["end_to_end_images_per_s"])
+
+
+def drift_of(peer: str, outputs: Dict[str, np.ndarray]) -> Optional[Agreement]:
+    """The peer's drift from PyTorch fp32 on the first batch (benchmark_app and pure mode: the file-mode model's)."""
+    precision = peer.rsplit(" ", 1)[1]
+    source = peer if peer in outputs else f"ais_infer.py file {precision}"
+    if source not in outputs or peer.startswith("PyTorch"):
+        return None
+    return Agreement.from_logits(outputs[source], outputs["PyTorch eager fp32"], tolerance=1e-4, subject=peer,
+                                 enforced=precision == "fp32", precision=precision)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", type=Path, help="weights (default: the seeded demo checkpoint)")
+    parser.add_argument("--work", type=Path, help="work folder for the built models (default: a temporary one)")
+    parser.add_argument("--out", type=Path, default=Path("."), help="where peers.md/.json/.png go (default: .)")
+    parser.add_argument("--batch", type=positive_int, default=32, help="batch size (default %(default)s)")
+    parser.add_argument("--images", type=positive_int, default=64, help="generated images for file mode (default %(default)s)")
+    parser.add_argument("--loop", type=positive_int, default=10, help="timed batches per run (default %(default)s)")
+    parser.add_argument("--repeats", type=positive_int, default=3, help="round-robin rounds (default %(default)s)")
+    parser.add_argument("--threads", type=positive_int, default=os.cpu_count() or 1, help="threads (default: all cores)")
+    args = parser.parse_args(argv)
+    if args.images < args.batch:
+        parser.error(f"--images ({args.images}) must be at least --batch ({args.batch}): one calibration batch")
+
+    with tempfile.TemporaryDirectory(prefix="bench_peers_") as tmp:
+        work = args.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        print(f"building models in {work} ...", file=sys.stderr)
+        art = Artefacts(work, args.checkpoint, args.batch, args.images)
+        peers = Peers(art, args.loop, args.threads)
+        runs = peers.table()
+        speeds: Dict[str, List[float]] = {name: [] for name in runs}
+        for round_no in range(args.repeats):
+            for name, run in runs.items():
+                speeds[name].append(run())
+                print(f"round {round_no + 1}/{args.repeats}: {name}: {speeds[name][-1]:.1f} images/s", file=sys.stderr)
+
+    median = {name: statistics.median(values) for name, values in speeds.items()}
+    best = {p: max(v for n, v in median.items() if n.endswith(p)) for p in ("fp32", "int8")}
+    when = time.strftime("%Y-%m-%d")
+    lines = [f"SE-ResNet50 peers, batch {args.batch}, median of {args.repeats} alternating rounds, {when}, "
+             f"{cpu_model()}, {os.cpu_count()} cores ({cpu_features()}), {args.threads} threads",
+             "", "| peer | images/s | vs best of its precision | int8 / fp32 | drift vs PyTorch fp32 (first batch) |",
+             "| --- | ---: | ---: | ---: | --- |"]
+    record = []
+    for name, value in median.items():
+        precision = name.rsplit(" ", 1)[1]
+        fp32_twin = name[: -len("int8")] + "fp32"
+        speedup = f"{value / median[fp32_twin]:.2f}x" if precision == "int8" and fp32_twin in median else ""
+        drift = drift_of(name, peers.outputs)
+        drift_text = ("reference" if drift is None else
+                      f"max rel err {drift.max_relative_error:.1e}, top-1 {100 * drift.top1_agreement:.0f} %, "
+                      f"min cos {drift.min_cosine_similarity:.4f}")
+        lines.append(f"| {name} | {value:.1f} | {value / best[precision]:.2f} | {speedup} | {drift_text} |")
+        record.append({"peer": name, "images_per_s": value, "runs_images_per_s": speeds[name],
+                       "drift": drift.to_dict() if drift else None})
+    table = "\n".join(lines) + "\n"
+    print(table)
+    args.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(args.out / "peers.md", table)
+    atomic_write_json(args.out / "peers.json", {"date": when, "cpu": cpu_model(), "cpu_features": cpu_features(),
+                                                "batch": args.batch, "loop": args.loop, "repeats": args.repeats,
+                                                "threads": args.threads, "peers": record})
+    write_chart(median, args.out / "peers.png", lines[0])
+    return 0
+
+
+def write_chart(median: Dict[str, float], path: Path, title: str) -> None:
+    """Horizontal bars, fp32 and int8 in two colours."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(median)
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(names) + 1.5))
+    colours = ["tab:orange" if n.endswith("int8") else "tab:blue" for n in names]
+    ax.barh(names[::-1], [median[n] for n in names][::-1], color=colours[::-1])
+    ax.set_xlabel("images/s")
+    ax.set_title(title, fontsize=8, wrap=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

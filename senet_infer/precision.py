@@ -1,0 +1,50 @@
+"""Precision names and their mapping: ATC's ``--precision_mode`` values, what the model records, what runs.
+
+A converted model records the precision it is meant to run at in its ``metadata_props`` under
+:data:`PRECISION_KEY`, one of :data:`PRECISIONS`:
+
+* fp32: ``fp32``, ``force_fp32``, ``must_keep_origin_dtype`` (the source model is fp32)
+* fp16: ``fp16``, ``force_fp16``, ``allow_fp32_to_fp16``, ``allow_mix_precision``, ``allow_mix_precision_fp16``
+* bf16: ``bf16``, ``allow_fp32_to_bf16``, ``allow_mix_precision_bf16``
+* int8: a model quantized before conversion (``amct_calibrate.py``, AMCT on Ascend); its int8
+  layers are in the graph (QuantizeLinear/DequantizeLinear pairs), the rest runs at fp32.
+"""
+
+from __future__ import annotations
+
+from typing import Dict
+
+from .errors import PipelineError
+
+PRECISION_KEY = "senet_infer.precision"
+DEFAULT_PRECISION = "fp32"
+FLOAT_PRECISIONS = ("fp32", "fp16", "bf16")  # what --precision_mode selects
+PRECISIONS = FLOAT_PRECISIONS + ("int8",)  # what a model may record
+PRECISION_MODES: Dict[str, str] = {
+    "fp32": "fp32", "force_fp32": "fp32", "must_keep_origin_dtype": "fp32",
+    "fp16": "fp16", "force_fp16": "fp16", "allow_fp32_to_fp16": "fp16",
+    "allow_mix_precision": "fp16", "allow_mix_precision_fp16": "fp16",
+    "bf16": "bf16", "allow_fp32_to_bf16": "bf16", "allow_mix_precision_bf16": "bf16",
+}
+QUANTIZED_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul",
+                           "ConvInteger", "MatMulInteger", "DynamicQuantizeLinear"})
+
+
+def precision_of(mode: str) -> str:
+    """Map an ATC ``--precision_mode`` value (or fp32/fp16/bf16) to fp32 | fp16 | bf16."""
+    try:
+        return PRECISION_MODES[mode]
+    except KeyError:
+        raise PipelineError(
+            f"--precision_mode={mode}: unknown value (choose from {', '.join(PRECISION_MODES)})"
+        ) from None
+
+
+def float_precision(precision: str) -> str:
+    """The arithmetic of a model's non-quantized layers: int8 models keep fp32 around their int8 layers."""
+    return "fp32" if precision == "int8" else precision
+
+
+def is_reduced(precision: str) -> bool:
+    """Whether results at ``precision`` are expected to drift from fp32 (reported, not held to fp32's tolerance)."""
+    return precision != "fp32"
