@@ -11,6 +11,14 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 
 
+def relative_error(actual: np.ndarray, reference: np.ndarray) -> float:
+    """‖a − b‖ / ‖b‖ over the whole array (float64)."""
+    a = np.asarray(actual, np.float64)
+    b = np.asarray(reference, np.float64)
+    denom = np.linalg.norm(b)
+    return float(np.linalg.norm(a - b) / denom) if denom else float(np.linalg.norm(a - b))
+
+
 def _top5_sets(logits: np.ndarray) -> np.ndarray:
     k = min(5, logits.shape[1])
     if k == logits.shape[1]:
@@ -62,14 +70,13 @@ class Agreement:
         per_image = np.linalg.norm(diff, axis=1) / np.where(ref_norm > 0, ref_norm, 1.0)
         denom = act_norm * ref_norm
         cosine = np.where(denom > 0, (a * b).sum(1) / np.where(denom > 0, denom, 1.0), 1.0)
-        total = float(np.linalg.norm(b))
         top1_a, top1_b = a.argmax(1), b.argmax(1)
         same = int((top1_a == top1_b).sum())
         worst = int(per_image.argmax()) if count else 0
         return cls(
             subject=subject,
             images=count,
-            relative_error=float(np.linalg.norm(diff) / total) if total else float(np.linalg.norm(diff)),
+            relative_error=relative_error(a, b),
             max_relative_error=float(per_image.max()) if count else 0.0,
             mean_relative_error=float(per_image.mean()) if count else 0.0,
             max_abs_error=float(np.abs(diff).max()) if diff.size else 0.0,

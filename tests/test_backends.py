@@ -11,7 +11,7 @@ import pytest
 
 from senet_infer import backends
 from senet_infer.errors import PipelineError
-from senet_infer.compare import relative_error
+from senet_infer.agreement import relative_error
 from senet_infer.export import INPUT_NAME, OUTPUT_NAME
 
 REPO = Path(__file__).resolve().parents[1]

@@ -22,7 +22,7 @@ from senet_infer.convert import (
     AIPP_KEY, PRECISION_KEY, FidelityError, convert_model, parse_input_shape, precision_of,
 )
 from senet_infer.errors import PipelineError
-from senet_infer.compare import relative_error
+from senet_infer.agreement import relative_error
 
 REPO = Path(__file__).resolve().parents[1]
 GUIDE_CONFIG = REPO / "aipp_SE_ResNet50_pth.config"

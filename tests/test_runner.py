@@ -23,7 +23,7 @@ import pytest
 import ais_infer
 from conftest import REPO, run_script
 from senet_infer.cli import run_main
-from senet_infer.compare import relative_error
+from senet_infer.agreement import relative_error
 from senet_infer.fileio import read_result
 from senet_infer.summary import load_summary
 from test_backends import make_onnx, reference
