@@ -70,7 +70,8 @@ def test_amct_outputs_are_dynamic_qdq_models(int8_model: Path) -> None:
 @pytest.mark.slow
 def test_int8_model_goes_through_converter_and_runner(int8_model: Path, bin_dir: Path, tmp_path: Path) -> None:
     proc = run_script("aipp_convert.py", f"--model={int8_model}", "--framework=5", "--input_shape=image:4,3,224,224",
-                      f"--output={tmp_path / 'se_int8_bs4'}", f"--insert_op_conf={REPO / 'aipp_SE_ResNet50_pth.config'}")
+                      f"--output={tmp_path / 'se_int8_bs4'}", "--soc_version=Ascend310P3",
+                      f"--insert_op_conf={REPO / 'aipp_SE_ResNet50_pth.config'}")
     assert "precision int8" in proc.stdout and "OK" in proc.stdout.splitlines()[-1]
     converted = tmp_path / "se_int8_bs4.onnx"
     meta = {p.key: p.value for p in onnx.load(str(converted)).metadata_props}
