@@ -6,10 +6,13 @@ the error texts themselves are checked in the step scripts' own test files, in-p
 
 from __future__ import annotations
 
+import json
+import re
 import shlex
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -109,3 +112,109 @@ def test_ais_infer_read_only_folder_stops_with_one_line(tmp_path: Path, mounted:
     assert list(out.iterdir()) == ([result] if mounted == "result folder" else [])
     if mounted == "result folder":
         assert list(result.iterdir()) == []
+
+
+def test_a_smaller_rerun_into_the_same_folder_is_never_scored_as_one_run(tmp_path: Path, capsys) -> None:
+    """The issue's case: step 4 for five inputs, then again into the same folder for one, then step 5."""
+    import vision_metric_ImageNet
+
+    model = tmp_path / "bs4.onnx"
+    make_onnx(model, shape=(4, *SAMPLE), classes=1000)
+    write_bins(tmp_path / "five", 5)
+    (tmp_path / "one").mkdir()
+    (tmp_path / "one" / "img0.bin").write_bytes((tmp_path / "five" / "img0.bin").read_bytes())
+    labels = tmp_path / "val_label.txt"
+    labels.write_text("".join(f"img{i}.JPEG {i}\n" for i in range(5)))
+    for inputs in ("five", "one"):
+        assert run_main(ais_infer.main, ["--model", str(model), "--input", str(tmp_path / inputs), "--output",
+                                         str(tmp_path), "--output_dirname", "result", "--outfmt", "TXT",
+                                         "--backend", "onnxruntime"], prog="ais_infer.py") == 0
+    out = capsys.readouterr().out
+    assert f"[WARNING] {tmp_path / 'result'}: holds 4 result files this run did not write" in out
+    assert len(list((tmp_path / "result").iterdir())) == 5  # ais_bench leaves the older results, as the vendor's
+
+    argv = [str(tmp_path / "result"), str(labels), str(tmp_path), "accuracy_result.json"]
+    assert run_main(vision_metric_ImageNet.main, argv, prog="vision_metric_ImageNet.py") == 2
+    err = capsys.readouterr().err
+    assert "4 of 5 labelled images have no result" in err and "result_summary.json" in err
+    assert not (tmp_path / "accuracy_result.json").exists()
+    assert run_main(vision_metric_ImageNet.main, argv + ["--allow-missing"], prog="vision_metric_ImageNet.py") == 0
+    err = capsys.readouterr().err
+    doc = json.loads((tmp_path / "accuracy_result.json").read_text())
+    assert {row["key"]: row["value"] for row in doc["value"]}["Number of images"] == "1"
+    assert "ignored 4 other result" in err
+
+
+# --------------------------------------------------------------------------- step 1 killed
+
+@pytest.mark.slow
+def test_preprocess_killed_by_sigkill_then_rerun_equals_an_uninterrupted_run(tmp_path: Path) -> None:
+    from senet_infer.synthetic import make_image_folder
+
+    src = tmp_path / "src"
+    make_image_folder(src, 40, seed=11, assorted=False, size=(900, 700))
+    command = [sys.executable, str(REPO / "imagenet_torch_preprocess.py"), str(src)]
+    whole = tmp_path / "whole"
+    subprocess.run(command + [str(whole), "--workers", "1", "--quiet"], check=True, timeout=600)
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(command + [str(killed), "--workers", "1", "--quiet"], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and len(list(killed.glob("*.bin"))) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    done_before = len(list(killed.glob("*.bin")))
+    assert 3 <= done_before < 40  # killed in the middle of the run
+
+    rerun = subprocess.run(command + [str(killed), "--workers", "1", "--quiet"], capture_output=True, text=True,
+                           timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    # The rerun says what it redid; files the killed run finished but never recorded are redone, not trusted.
+    match = re.search(r"written (\d+), skipped (\d+) \(up to date\), failed 0", rerun.stdout)
+    assert match and int(match[1]) + int(match[2]) == 40 and int(match[2]) <= done_before, rerun.stdout
+    assert digest(killed) == digest(whole)
+    assert [p.name for p in killed.iterdir() if p.name.startswith(".")] == [".preprocess.json"]
+
+
+def digest(folder: Path) -> dict:
+    """{name: bytes} of a folder's .bin files."""
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("*.bin"))}
+
+
+# --------------------------------------------------------------------------- step 5's writes
+
+def metric_case(tmp_path: Path) -> list:
+    """Step 5's command line on two results; the output folder ``out``."""
+    from senet_infer.fileio import write_result
+
+    (tmp_path / "result").mkdir()
+    for i in range(2):
+        logits = np.zeros((1, 1000), np.float32)
+        logits[0, i] = 1.0
+        write_result(tmp_path / "result" / f"img{i}_0.txt", logits, "TXT")
+    (tmp_path / "val_label.txt").write_text("img0.JPEG 0\nimg1.JPEG 1\n")
+    (tmp_path / "out").mkdir()
+    return [sys.executable, REPO / "vision_metric_ImageNet.py", tmp_path / "result", tmp_path / "val_label.txt",
+            tmp_path / "out", "accuracy_result.json"]
+
+
+def test_metric_past_the_file_size_limit_stops_with_one_line(tmp_path: Path) -> None:
+    command = metric_case(tmp_path)
+    proc = subprocess.run(["bash", "-c", 'ulimit -f 0; exec "$@"', "bash", *map(str, command)], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(tmp_path / "out" / "accuracy_result.json") in lines[0], proc.stderr
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_metric_into_a_read_only_folder_stops_with_one_line(tmp_path: Path) -> None:
+    command = metric_case(tmp_path)
+    proc = in_read_only_mount(tmp_path / "out", command)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(tmp_path / "out" / "accuracy_result.json") in lines[0], proc.stderr
+    assert "Read-only file system" in lines[0]
+    assert list((tmp_path / "out").iterdir()) == []
