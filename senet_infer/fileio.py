@@ -8,7 +8,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +109,15 @@ def remove_stale_temps(folder: str | os.PathLike[str]) -> int:
             except OSError as exc:
                 raise PipelineError(f"{entry.path}: cannot remove leftover temporary file: {exc.strerror or exc}") from None
             removed += 1
+    return removed
+
+
+def clear_stale_temps(folder: str | os.PathLike[str] | None, log: Callable[[str], None]) -> int:
+    """:func:`remove_stale_temps` on ``folder`` (nothing when None), saying how many it removed."""
+    removed = 0 if folder is None else remove_stale_temps(folder)
+    if removed:
+        log(f"[INFO] {folder}: removed {removed} leftover temporary file{'s' if removed > 1 else ''} "
+            "of an interrupted run")
     return removed
 
 

@@ -47,8 +47,8 @@ from . import backends
 from .backends import TensorInfo
 from .cli import default_workers, non_negative_int, positive_int
 from .errors import PipelineError
-from .fileio import (RESULT_FORMATS, atomic_write_json, is_hidden_temp, natural_key, parse_result_name,
-                     result_file_name, stem_of, write_result)
+from .fileio import (RESULT_FORMATS, atomic_write_json, clear_stale_temps, is_hidden_temp, natural_key,
+                     parse_result_name, result_file_name, stem_of, write_result)
 from .summary import Extras, RunSummary, TimeStats, summary_path
 
 TIMESTAMP_FORMAT = "%Y_%m_%d-%H_%M_%S"  # ais_bench's default result folder name
@@ -570,6 +570,7 @@ def run_pure(config: RunConfig, log: Callable[[str], None] = print, loaded: Opti
     backend = loaded.backend
     feeds = pure_feeds(loaded.inputs, config.pure_data_type)
     result_dir, dirname = _result_dir(config, [])
+    clear_stale_temps(result_dir, log)  # a killed run's hidden temporaries
 
     def keep(token: _Token, outputs: List[np.ndarray]) -> None:
         flight.kept = (token, outputs)
@@ -821,6 +822,7 @@ def run_files(config: RunConfig, log: Callable[[str], None] = print, plan: Optio
     backend = loaded.backend
     plan = plan or plan_inputs(config.inputs, loaded.inputs)
     result_dir, dirname = _result_dir(config, plan.folders)
+    clear_stale_temps(result_dir, log)  # a killed run's hidden temporaries
     if config.debug:
         log(f"[DEBUG] {plan.num_inputs} inputs, {plan.files_per_batch} files per batch, {plan.num_batches} batches")
 

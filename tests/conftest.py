@@ -5,8 +5,11 @@ Session-scoped because building them costs seconds; tests must not modify them (
 
 from __future__ import annotations
 
+import contextlib
+import io
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -54,6 +57,31 @@ def run_script(script: str, *args: object, cwd: Path | None = None, check: bool 
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"{script} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+    return proc
+
+
+def run_in_process(main: Callable[[Sequence[str] | None], int | None], *args: object, prog: str,
+                   cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """A step script's ``main(argv)`` in this process, as :func:`run_script` runs it: exit status, stdout, stderr.
+
+    For tests whose subject is what the script does, not the process boundary (signals, exit on a
+    kill, two runs at once): no interpreter start, no re-import of torch.
+    """
+    from senet_infer.cli import run_main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.ExitStack() as stack:
+        if cwd is not None:
+            stack.enter_context(pytest.MonkeyPatch.context()).chdir(cwd)
+        stack.enter_context(contextlib.redirect_stdout(out))
+        stack.enter_context(contextlib.redirect_stderr(err))
+        try:
+            code = run_main(main, [str(a) for a in args], prog=prog)
+        except SystemExit as exc:  # argparse's own errors
+            code = exc.code if isinstance(exc.code, int) else 1
+    proc = subprocess.CompletedProcess([prog, *map(str, args)], code, out.getvalue(), err.getvalue())
+    if check and code != 0:
+        raise AssertionError(f"{prog} exited {code}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
     return proc
 
 

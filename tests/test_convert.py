@@ -14,7 +14,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import aipp_convert
-from conftest import run_script
+from conftest import run_in_process
 from senet_infer.atc import FLAGS, NO_EFFECT, REFUSED
 from senet_infer.cli import run_main
 from senet_infer.aipp import AippOp, apply_aipp, parse_aipp_config
@@ -72,7 +72,7 @@ def assert_one_line_error(rc: int, err: str, *words: str) -> None:
 def guide_run(workdir: Path, dynamic_onnx: Path):
     """The guide's command, run once: (process, converted model path, source hash before the run)."""
     before = sha256(dynamic_onnx)
-    proc = run_script("aipp_convert.py", *GUIDE_ARGS, cwd=workdir)
+    proc = run_in_process(aipp_convert.main, *GUIDE_ARGS, prog="aipp_convert.py", cwd=workdir)
     return proc, workdir / "se_resnet50_fp16_bs32.onnx", before
 
 
@@ -127,10 +127,9 @@ def test_converted_model_matches_dynamic_model_fed_numpy_aipp(guide_run, dynamic
 @pytest.mark.slow
 def test_without_aipp_only_the_batch_is_fixed(workdir: Path, dynamic_onnx: Path) -> None:
     # ATC's `--flag value` form as well as `--flag=value`.
-    proc = run_script("aipp_convert.py", "--model", dynamic_onnx, "--framework", "5", "--input_shape",
-                      "image:2,3,224,224", "--output", workdir / "plain_bs2", "--precision_mode", "force_fp16",
-                      "--soc_version", "Ascend310P3",
-                      cwd=workdir)
+    proc = run_in_process(aipp_convert.main, "--model", dynamic_onnx, "--framework", "5", "--input_shape",
+                          "image:2,3,224,224", "--output", workdir / "plain_bs2", "--precision_mode", "force_fp16",
+                          "--soc_version", "Ascend310P3", prog="aipp_convert.py", cwd=workdir)
     assert "fidelity: converted vs dynamic on 2 photo-like images: rel err" in proc.stdout
     assert "(< 1e-05) OK" in proc.stdout
     model, source = onnx.load(workdir / "plain_bs2.onnx"), onnx.load(dynamic_onnx)

@@ -469,3 +469,21 @@ def test_unusable_summary_is_named_and_every_result_scored(tmp_path: Path, conte
     assert doc == guide_json(10, 1000)
     warning = [line for line in proc.stderr.splitlines() if "result_summary.json" in line]
     assert len(warning) == 1 and "scoring every result" in warning[0]
+
+
+def test_label_file_with_bom_and_crlf_scores_like_a_plain_one(tmp_path: Path) -> None:
+    result_dir, label_file = make_case(tmp_path)
+    _, plain = score(tmp_path, result_dir, label_file)
+    label_file.write_bytes(b"\xef\xbb\xbf" + label_file.read_bytes().replace(b"\n", b"\r\n"))
+    proc, doc = score(tmp_path, result_dir, label_file)
+    assert doc == plain == guide_json(10, 1000) and "Traceback" not in proc.stderr
+
+
+def test_duplicate_label_with_another_class_names_both_lines(tmp_path: Path) -> None:
+    result_dir, label_file = make_case(tmp_path)
+    lines = label_file.read_text().splitlines()
+    name, label = lines[3].split()
+    label_file.write_text("\n".join(lines + [f"{name} {(int(label) + 1) % 1000}"]) + "\n")
+    proc, doc = score(tmp_path, result_dir, label_file, check=False)
+    assert_one_line_error(proc, f"{label_file}, line 11", f"class {label} on line 4")
+    assert doc is None

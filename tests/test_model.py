@@ -10,7 +10,9 @@ import onnx
 import pytest
 import torch
 
-from conftest import run_script
+import SE_ResNet50_pth2onnx
+import get_weights
+from conftest import run_in_process
 from senet_infer.errors import PipelineError
 from senet_infer.model import (build_model, calibration_batch, download_weights, is_demo_checkpoint,
                                load_checkpoint, verify_weights)
@@ -106,21 +108,22 @@ def test_download_checks_the_hash_in_the_name(tmp_path: Path) -> None:
 
 
 def test_download_failure_is_one_line(tmp_path: Path) -> None:
-    proc = run_script("get_weights.py", tmp_path / "se_resnet50-ce0d4300.pth",
-                      "--url", (tmp_path / "nowhere" / "se_resnet50-ce0d4300.pth").as_uri(), check=False)
+    proc = run_in_process(get_weights.main, tmp_path / "se_resnet50-ce0d4300.pth",
+                          "--url", (tmp_path / "nowhere" / "se_resnet50-ce0d4300.pth").as_uri(),
+                          prog="get_weights.py", check=False)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "download failed" in proc.stderr
     assert not (tmp_path / "se_resnet50-ce0d4300.pth").exists()
 
 
 def test_demo_name_must_say_demo(tmp_path: Path) -> None:
-    proc = run_script("get_weights.py", "--demo", tmp_path / "se_resnet50.pth", check=False)
+    proc = run_in_process(get_weights.main, "--demo", tmp_path / "se_resnet50.pth", prog="get_weights.py", check=False)
     assert proc.returncode == 2 and "must say it is a demo" in proc.stderr
 
 
 def test_pth2onnx_cli_exports_dynamic_opset11_with_parity(demo_checkpoint: Path, tmp_path: Path) -> None:
     out = tmp_path / "se_resnet50_dynamic_bs.onnx"
-    proc = run_script("SE_ResNet50_pth2onnx.py", demo_checkpoint, out)
+    proc = run_in_process(SE_ResNet50_pth2onnx.main, demo_checkpoint, out, prog="SE_ResNet50_pth2onnx.py")
     assert "DEMO weights" in proc.stdout
     parity = [line for line in proc.stdout.splitlines() if line.startswith("parity:")]
     assert len(parity) == 1 and parity[0].endswith("OK")
@@ -147,7 +150,7 @@ def test_pth2onnx_bad_checkpoint_exits_2_without_output(tmp_path: Path) -> None:
     bad = tmp_path / "bad.pth"
     torch.save({"conv.weight": torch.zeros(1)}, bad)
     out = tmp_path / "m.onnx"
-    proc = run_script("SE_ResNet50_pth2onnx.py", bad, out, check=False)
+    proc = run_in_process(SE_ResNet50_pth2onnx.main, bad, out, prog="SE_ResNet50_pth2onnx.py", check=False)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "does not fit se_resnet50" in proc.stderr
     assert not out.exists()

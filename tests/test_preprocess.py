@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, run_script
+from conftest import REPO, run_in_process
 from senet_infer import imagenet
 from senet_infer.cli import run_main
 from senet_infer.errors import PipelineError
@@ -145,7 +145,7 @@ def cli_run(image_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     """The script's default run (2 workers) over the 12 assorted fixture images."""
     before = tree_digest(image_dir)
     dst = tmp_path_factory.mktemp("pre") / "ImageNet_bin"
-    proc = run_script(SCRIPT, image_dir, dst, "--workers", "2")
+    proc = run_in_process(MAIN, image_dir, dst, "--workers", "2", prog=SCRIPT)
     return dst, proc, before
 
 
@@ -174,7 +174,7 @@ def test_cli_leaves_source_folder_untouched(cli_run, image_dir: Path) -> None:
 def test_one_and_two_workers_give_identical_bytes(cli_run, image_dir: Path, tmp_path: Path) -> None:
     dst2, _, _ = cli_run
     dst1 = tmp_path / "one"
-    run_script(SCRIPT, image_dir, dst1, "--workers", "1", "--quiet")
+    run_in_process(MAIN, image_dir, dst1, "--workers", "1", "--quiet", prog=SCRIPT)
     assert tree_digest(dst1) == tree_digest(dst2)
 
 
