@@ -318,6 +318,7 @@ def check_destination(src: str | Path, dst: str | Path) -> None:
 
 MANIFEST_NAME = ".preprocess.json"
 MANIFEST_VERSION = 1
+MANIFEST_EVERY_S = 10.0  # how often a long run records its finished outputs (what a killed run's rerun keeps)
 
 
 def manifest_path(dst: str | Path) -> Path:
@@ -555,7 +556,7 @@ def preprocess_folder(
     stamps = {output_path(dst, Path(image)).name: _source_stamp(Path(image)) for image, _ in tasks}
     # Recorded first: a run killed from here on leaves a manifest that lists only what is known good.
     _write_manifest(dst, source, transform, valid)
-    start = time.perf_counter()
+    start = recorded = time.perf_counter()
     try:
         with tqdm(total=len(images), initial=report.skipped, disable=not progress, file=sys.stderr,
                   unit="img", desc="preprocess", dynamic_ncols=True) as bar:
@@ -565,6 +566,10 @@ def preprocess_folder(
                     stamp = stamps.get(Path(out_name).name)
                     if stamp is not None:
                         valid[Path(out_name).name] = stamp
+                    if time.perf_counter() - recorded > MANIFEST_EVERY_S:
+                        # A SIGKILL skips the final write below: what is recorded here survives it.
+                        _write_manifest(dst, source, transform, valid)
+                        recorded = time.perf_counter()
                 else:
                     report.failures.append((Path(image_name), error))
                     emit(f"failed: {error}")

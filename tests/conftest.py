@@ -6,6 +6,7 @@ Session-scoped because building them costs seconds; tests must not modify them (
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import subprocess
 import sys
@@ -58,6 +59,14 @@ def run_script(script: str, *args: object, cwd: Path | None = None, check: bool 
     if check and proc.returncode != 0:
         raise AssertionError(f"{script} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
     return proc
+
+
+def load_script(name: str):
+    """Import a top-level step script as a module (to call its ``main(argv)`` in this process)."""
+    spec = importlib.util.spec_from_file_location(Path(name).stem, REPO / name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
 
 
 def run_in_process(main: Callable[[Sequence[str] | None], int | None], *args: object, prog: str,

@@ -6,7 +6,6 @@ The reference for the JSON's bytes is the ModelZoo original's behaviour, re-impl
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
@@ -16,7 +15,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from conftest import REPO
+from conftest import REPO, load_script
 from senet_infer import metric
 from senet_infer.cli import run_main
 from senet_infer.fileio import result_file_name, write_result
@@ -26,14 +25,6 @@ SCRIPT = "vision_metric_ImageNet.py"
 # Rank of the true class in each of ten images: top-1..top-5 hit 4, 5, 6, 7, 8 of them.
 RANKS = (0, 3, 0, 7, 1, 0, 2, 5, 0, 4)
 EXPECTED = ("40.0%", "50.0%", "60.0%", "70.0%", "80.0%")  # the original: str(round(x, 2)) + '%'
-
-
-def load_script(name: str):
-    """Import a top-level step script as a module (to call its ``main(argv)`` in this process)."""
-    spec = importlib.util.spec_from_file_location(name[:-3], REPO / name)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 MAIN = load_script(SCRIPT).main

@@ -6,7 +6,6 @@ The reference for every pixel is torchvision applied to ``Image.open(p).convert(
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -18,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, run_in_process
+from conftest import REPO, load_script, run_in_process
 from senet_infer import imagenet
 from senet_infer.cli import run_main
 from senet_infer.errors import PipelineError
@@ -28,14 +27,6 @@ from senet_infer.synthetic import make_image_folder, photo_like_image, save_imag
 SCRIPT = "imagenet_torch_preprocess.py"
 UINT8_BYTES = 256 * 256 * 3
 FP32_BYTES = 3 * 224 * 224 * 4
-
-def load_script(name: str):
-    """Import a top-level step script as a module (to call its ``main(argv)`` in this process)."""
-    spec = importlib.util.spec_from_file_location(name[:-3], REPO / name)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 MAIN = load_script(SCRIPT).main
 

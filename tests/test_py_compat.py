@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import glob
 import importlib
-import importlib.util
 import os
 import pickle
 import shutil
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, load_script
 from senet_infer.export import exporter_options
 
 STEP_SCRIPTS = ("imagenet_torch_preprocess.py", "SE_ResNet50_pth2onnx.py", "aipp_convert.py", "ais_infer.py",
@@ -80,9 +79,7 @@ def test_every_module_imports(name: str) -> None:
 @pytest.mark.parametrize("script", [pytest.param(s, marks=pytest.mark.torch) if s in TORCH_SCRIPTS else s
                                     for s in STEP_SCRIPTS])
 def test_step_script_help(script: str, capsys: pytest.CaptureFixture[str]) -> None:
-    spec = importlib.util.spec_from_file_location(Path(script).stem, REPO / script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    module = load_script(script)
     with pytest.raises(SystemExit) as exit_info:
         module.main(["--help"])
     assert exit_info.value.code == 0
