@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from conftest import REPO, load_script
+from conftest import load_script
 from senet_infer import metric
 from senet_infer.cli import run_main
 from senet_infer.fileio import result_file_name, write_result
