@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 # --without-torch (the Python 3.7 run of tests/run_py37.sh) leaves out what needs PyTorch or
 # torchvision: tests marked ``torch``, tests using these fixtures, and these whole modules.
 # Without the option nothing is left out, so a missing torch fails the main run loudly.
-TORCH_FIXTURES = {"demo_checkpoint", "demo_model"}
+TORCH_FIXTURES = {"demo_checkpoint", "demo_model", "int8_model"}  # int8_model: NNCF imports torch
 TORCH_MODULES = {"test_model.py", "test_run_infer.py"}  # import torch, or run step 2 through the driver
 
 
