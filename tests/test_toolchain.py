@@ -204,3 +204,36 @@ def test_perf_table_holds_every_precision_with_its_drift(tmp_path: Path) -> None
 def test_bad_options_are_one_line_errors(tmp_path: Path, argv: list[str], message: str) -> None:
     with pytest.raises(PipelineError, match=message.replace("(", r"\(").replace(")", r"\)")):
         main(["--work-dir", str(tmp_path), *argv])
+
+
+def test_calibration_and_fidelity_subsets_are_evenly_spaced(tmp_path: Path, capsys) -> None:
+    """--calib-images picks whole batches evenly spaced over the evaluation images; the fidelity step says which
+    images it checks (all up to 1,000, else 1,000 evenly spaced, or --fidelity-all)."""
+    from senet_infer.pipeline import Driver, fidelity_selection
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(10):
+        (images / f"img_{i}.png").write_bytes(b"")
+    bins = tmp_path / "data" / "ImageNet_bin"
+    bins.mkdir(parents=True)
+    for i in range(1500):
+        (bins / f"img_{i}.bin").write_bytes(b"")
+
+    def driver(*argv: str) -> Driver:
+        d = Driver(Options.from_args(build_parser().parse_args(["--work-dir", str(tmp_path), *argv])), REPO)
+        d.data_dir = images
+        return d
+
+    plan = driver("--batch-size", "4", "--calib-images", "7").calibration()
+    assert (plan.batch, plan.batch_num) == (4, 1) and plan.from_evaluation
+    assert [p.name for p in plan.images] == ["img_0.png", "img_3.png", "img_6.png", "img_9.png"]
+    assert "4 images of the evaluation set" in plan.note(str) and "evenly spaced" in plan.note(str)
+    plan = driver("--batch-size", "32", "--calib-dir", str(images)).calibration()
+    assert (plan.batch, plan.batch_num, len(plan.images)) == (10, 1, 10) and not plan.from_evaluation
+    assert "also scored" not in plan.note(str)
+
+    assert fidelity_selection(driver()) == ("fidelity on 1,000 of 1,500 images, evenly spaced (default for more "
+                                            "than 1,000; --fidelity-all checks every image)")
+    assert fidelity_selection(driver("--fidelity-all")) == "fidelity on all 1,500 images (--fidelity-all)"
+    assert fidelity_selection(driver("--fidelity-images", "10")).startswith("fidelity on 10 of 1,500 images")
