@@ -7,9 +7,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$root/scripts/python_env.sh"
 
 started=$SECONDS
-echo "[1/10] set-up: reads requirements.txt, writes .venv (or uses \$PYTHON)"
+echo "[1/11] set-up: reads requirements.txt, writes .venv (or uses \$PYTHON)"
 py="$(project_python "$root")" || { echo "step set-up failed" >&2; exit 1; }
-echo "[1/10] set-up done in $((SECONDS - started)) s: $py"
+echo "[1/11] set-up done in $((SECONDS - started)) s: $py"
 
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
 exec "$py" -m senet_infer.pipeline "$@"

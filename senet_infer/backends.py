@@ -452,3 +452,16 @@ def load_backend(name: str, path: str | os.PathLike[str], *, threads: int, devic
         f"in flight: {shown} per batch -> {chosen.name}")
     return chosen
 
+
+
+def native_precisions(name: str) -> list[str]:
+    """Precisions backend ``name`` (``auto``: any installed one) runs on this machine's own instructions:
+    fp32 and int8 (a quantized model) on every backend; fp16/bf16 where OpenVINO's CPU plugin reports
+    the CPU's instructions for them (elsewhere they would be emulated, slower than fp32)."""
+    offered = ["fp32"]
+    if name in (AUTO, OpenVinoBackend.name) and OpenVinoBackend.installed():
+        import openvino as ov
+
+        capabilities = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+        offered += [p for p in ("fp16", "bf16") if _OV_CAPABILITY[p] in capabilities]
+    return offered + ["int8"]

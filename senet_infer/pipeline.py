@@ -1,11 +1,13 @@
-"""The guide end to end (``bash run_infer.sh``): weights, dataset, steps 1-6, fidelity and throughput.
+"""The guide end to end (``bash run_infer.sh``): weights, dataset, steps 1-6, int8 calibration, fidelity and
+throughput.
 
 Each step runs the project's step script (or, on an Ascend host, the vendor tool) with the guide's
 command line, from the work folder, and prints the command. The steps are a table (:data:`STEPS`):
 what each reads, writes and depends on, and its action; :meth:`Driver.produce` is the one place that
 skips an up-to-date step, runs it, and stamps it (stamps in ``<work>/.run_infer/``; ``--force`` redoes
 it). One run at a time per work folder (:class:`~senet_infer.workdir.WorkLock`); a run killed at any
-moment leaves no stamp for the step it was in, so the next run redoes that step and says so.
+moment leaves no stamp for the step it was in, so the next run redoes that step and says so. Each step's
+wall time is printed and recorded in ``<work>/.run_infer/timings.json``.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Seque
 
 from .cli import positive_int
 from .errors import PipelineError
+from .fidelity import DEFAULT_MAX_IMAGES as DEFAULT_FIDELITY_MAX
 from .fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, remove_stale_temps
-from .report import PerfRecord
+from .precision import PRECISIONS
+from .report import Drift, PerfRecord
 from .summary import summary_path
 from .toolchain import (PERF_MODELS, PERF_RUNS, RESULT_DIRNAME, Command, Scripts, Toolchain, select_toolchain,
                         toolchain_notes)
@@ -36,7 +40,6 @@ from .workdir import STATE_DIR, Stamps, WorkLock, describe
 
 if TYPE_CHECKING:
     from .aipp import AippOp
-from .precision import FLOAT_PRECISIONS as PRECISIONS
 
 FIRST_STEP_NUMBER = 2  # step 1, set-up, is run_infer.sh's own
 PERF_BATCH_SIZES = (1, 4, 8, 16, 32, 64)
@@ -44,6 +47,12 @@ BACKENDS = ("auto", "onnxruntime", "openvino")
 AIPP_CONFIG = "aipp_SE_ResNet50_pth.config"
 DYNAMIC_ONNX = "se_resnet50_dynamic_bs.onnx"
 BIN_DIR = "data/ImageNet_bin"
+CALIB_IMAGES_DIR = "data/ImageNet_calib"  # links to the images chosen for int8 calibration
+CALIB_BIN_DIR = "data/ImageNet_calib_bin"  # step 1 --format fp32 of them: AMCT's --data_dir
+DEFAULT_CALIB_IMAGES = 32  # one batch of the guide's 32 (AMCT's default --batch_num is 1)
+DRIFT_IMAGES = 8  # images of the perf step's fidelity check per precision
+DRIFT_BIN_DIR = "perf_runs/drift_bin"
+TIMINGS_JSON = "timings.json"  # in .run_infer/: each step's wall time of the last run
 ACCURACY_JSON = "accuracy_result.json"
 FIDELITY_JSON = "fidelity.json"
 PERF_OUTPUTS = ("perf.json", "perf.md", "perf.png")
@@ -51,6 +60,7 @@ DEMO_WARNING = "DEMO weights (seeded random, calibrated): accuracy figures from 
 DEMO_DATA_NOTE = ("demo images labelled with the PyTorch reference model's own top-1: accuracy on them measures "
                   "agreement with PyTorch, not ImageNet accuracy")
 DEMO_SEED = 0
+DEMO_LABEL_BATCH = 32
 
 
 # -- options -------------------------------------------------------------------------------------
@@ -74,7 +84,11 @@ class Options:
     force: bool = False
     perf_batch_sizes: Tuple[int, ...] = PERF_BATCH_SIZES
     perf_loop: int = 20
+    perf_precisions: Optional[Tuple[str, ...]] = None  # None: every precision the toolchain offers here
     fidelity_images: Optional[int] = None
+    fidelity_all: bool = False
+    calib_images: int = DEFAULT_CALIB_IMAGES
+    calib_dir: Optional[Path] = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "Options":
@@ -87,7 +101,8 @@ class Options:
                    demo_images=args.demo_images, backend=args.backend, precision=args.precision,
                    batch_size=args.batch_size, soc_version=args.soc_version, force=args.force,
                    perf_batch_sizes=parse_sizes(args.perf_batch_sizes), perf_loop=args.perf_loop,
-                   fidelity_images=args.fidelity_images)
+                   perf_precisions=parse_precisions(args.perf_precisions), fidelity_images=args.fidelity_images,
+                   fidelity_all=args.fidelity_all, calib_images=args.calib_images, calib_dir=resolved(args.calib_dir))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,9 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run_infer.sh",
         description="Run the SE_ResNet50 inference guide end to end: weights, dataset, preprocess, export, "
-                    "convert (ATC+AIPP), infer (ais_bench), metric, fidelity vs PyTorch, throughput. On an "
-                    "Ascend host (atc on the PATH) the vendor tools run the guide's exact commands; elsewhere "
-                    "the portable aipp_convert.py and ais_infer.py do, with the same flags and files.",
+                    "calibrate (AMCT, int8 only), convert (ATC+AIPP), infer (ais_bench), metric, fidelity vs "
+                    "PyTorch, throughput. On an Ascend host (atc on the PATH) the vendor tools run the guide's "
+                    "exact commands; elsewhere the portable amct_calibrate.py, aipp_convert.py and ais_infer.py "
+                    "do, with the same flags and files.",
     )
     data = parser.add_argument_group("inputs")
     data.add_argument("--checkpoint", type=Path, default=None,
@@ -112,7 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = parser.add_argument_group("run")
     run.add_argument("--backend", choices=BACKENDS, default="auto", help="runtime for the portable runner; auto picks the fastest, measured (default %(default)s)")
     run.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                     help="portable converter's --precision_mode (fp32 exact; bf16/fp16 on OpenVINO, drift reported; default %(default)s)")
+                     help="precision of steps 3-5: fp32 exact; bf16/fp16 (the portable converter's --precision_mode, "
+                          "on OpenVINO); int8 calibrated by AMCT (amct_calibrate.py off Ascend) first; drift from "
+                          "PyTorch fp32 reported (default %(default)s)")
     run.add_argument("--batch-size", type=positive_int, default=32, help="static batch of the converted model (default %(default)s)")
     run.add_argument("--soc-version", default=None,
                      help="ATC --soc_version, e.g. Ascend310P3 (default: read from 'npu-smi info')")
@@ -126,8 +144,20 @@ def build_parser() -> argparse.ArgumentParser:
     perf.add_argument("--perf-batch-sizes", default=",".join(map(str, PERF_BATCH_SIZES)),
                       help="batch sizes measured by the perf step (default %(default)s)")
     perf.add_argument("--perf-loop", type=positive_int, default=20, help="timed runs per batch size, ais_bench --loop (default %(default)s)")
-    perf.add_argument("--fidelity-images", type=positive_int, default=None,
-                      help="check only this many images, evenly spaced (default: all)")
+    perf.add_argument("--perf-precisions", default=None,
+                      help="comma-separated precisions measured by the perf step, each with its drift, in one "
+                           "table: fp32,fp16,bf16,int8 (default: all that this CPU and backend run natively, "
+                           "int8 through calibration)")
+    check = parser.add_argument_group("fidelity and calibration")
+    check.add_argument("--fidelity-images", type=positive_int, default=None,
+                       help="check this many images against PyTorch, evenly spaced (default: all up to "
+                            f"{DEFAULT_FIDELITY_MAX:,}, else {DEFAULT_FIDELITY_MAX:,} evenly spaced)")
+    check.add_argument("--fidelity-all", action="store_true", help="check every image against PyTorch")
+    check.add_argument("--calib-images", type=positive_int, default=DEFAULT_CALIB_IMAGES,
+                       help="int8: calibration images, evenly spaced over the evaluation set (or --calib-dir), "
+                            "in batches of --batch-size (default %(default)s)")
+    check.add_argument("--calib-dir", type=Path, default=None,
+                       help="int8: a separate folder of calibration images (default: the evaluation images)")
     return parser
 
 
@@ -139,6 +169,18 @@ def parse_steps(text: str) -> Tuple[str, ...]:
         raise PipelineError(f"--steps: unknown step(s) {', '.join(unknown) or '(none given)'}; "
                             f"choose from {','.join(STEP_NAMES)}")
     return tuple(s for s in STEP_NAMES if s in chosen)
+
+
+def parse_precisions(text: Optional[str]) -> Optional[Tuple[str, ...]]:
+    """``--perf-precisions``: known names, in the order of :data:`PRECISIONS`; None when not given."""
+    if text is None:
+        return None
+    chosen = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in chosen if s not in PRECISIONS]
+    if unknown or not chosen:
+        raise PipelineError(f"--perf-precisions: unknown precision(s) {', '.join(unknown) or '(none given)'}; "
+                            f"choose from {','.join(PRECISIONS)}")
+    return tuple(p for p in PRECISIONS if p in chosen)
 
 
 def parse_sizes(text: str) -> Tuple[int, ...]:
@@ -230,6 +272,26 @@ class Step:
                     lambda: action(driver), self.clears(driver))
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """The int8 calibration set: which images, from where, in which batches."""
+
+    images: Tuple[Path, ...]  # linked into CALIB_IMAGES_DIR, then step 1 --format fp32
+    source: Path  # the folder they come from
+    from_evaluation: bool  # taken from the evaluation images (they are also scored)
+    available: int  # images in ``source``
+    batch: int
+    batch_num: int
+
+    def note(self, rel: Callable[[Path], str]) -> str:
+        """One line for the run's output and its JSON files."""
+        spread = "evenly spaced" if len(self.images) < self.available else "all of them"
+        where = f"of the evaluation set {rel(self.source)}" if self.from_evaluation else f"from {rel(self.source)}"
+        text = (f"int8 calibrated on {len(self.images)} images {where} ({spread}; {self.batch_num} batch(es) "
+                f"of {self.batch})")
+        return text + ("; they are also scored" if self.from_evaluation else "")
+
+
 @dataclass
 class Driver:
     """State shared by the steps of one run."""
@@ -246,6 +308,8 @@ class Driver:
     label_file: Optional[Path] = None
     demo_data: bool = False
     timings: Dict[str, float] = field(default_factory=dict)
+    ran: Dict[str, bool] = field(default_factory=dict)
+    _calibration: Optional[Calibration] = None
     current: str = ""
     interrupted_step: Optional[str] = None
     _preexec: Optional[Callable[[], None]] = None
@@ -308,11 +372,36 @@ class Driver:
     def rel(self, path: Path) -> str:
         return self.scripts.rel(path)
 
+    @property
+    def perf_precisions(self) -> Tuple[str, ...]:
+        """``--perf-precisions``, else every precision the toolchain offers on this machine."""
+        return self.opts.perf_precisions or self.toolchain.offered_precisions()
+
+    def calibration(self) -> Calibration:
+        """The calibration images (resolved once): ``--calib-images`` evenly spaced over the evaluation images, or
+        over ``--calib-dir``; as many whole batches of up to ``--batch-size`` as they fill."""
+        if self._calibration is None:
+            from .fidelity import select_images
+            from .preprocess import list_images
+
+            assert self.data_dir is not None
+            source = self.opts.calib_dir or self.data_dir
+            images, _ = list_images(source)
+            if not images:
+                raise PipelineError(f"{source}: no images to calibrate int8 on")
+            count = min(self.opts.calib_images, len(images))
+            batch = min(self.opts.batch_size, count)
+            batch_num = count // batch
+            chosen = tuple(images[i] for i in select_images(len(images), batch * batch_num))
+            self._calibration = Calibration(chosen, source, self.opts.calib_dir is None, len(images), batch, batch_num)
+        return self._calibration
+
     def temp_folders(self) -> List[Path]:
         """The folders the driver's steps write into (where a killed run can leave hidden temporaries)."""
         folders = [self.work, self.work / STATE_DIR, self.bin_dir, self.bin_dir.parent, self.result_dir,
                    self.work / PERF_MODELS, self.work / PERF_RUNS, self.work / "dataset" / "demo",
-                   self.work / "dataset" / "demo" / "val_union"]
+                   self.work / "dataset" / "demo" / "val_union", self.work / CALIB_BIN_DIR,
+                   self.work / DRIFT_BIN_DIR]
         runs = self.work / PERF_RUNS
         folders += sorted(p for p in runs.iterdir() if p.is_dir()) if runs.is_dir() else []
         return folders
@@ -375,6 +464,8 @@ class Driver:
             notes["warning"] = DEMO_WARNING
         if self.demo_data:
             notes["dataset_note"] = DEMO_DATA_NOTE
+        if self.opts.precision == "int8":
+            notes["calibration_note"] = self.calibration().note(self.rel)
         return notes
 
     def annotate_flags(self) -> List[str]:
@@ -384,12 +475,25 @@ class Driver:
             flags += ["--annotate", f"{key}={value}"]
         return flags
 
-    def convert_unit(self, batch: int, *, check: bool = True) -> Unit:
-        """Step 3 at one batch size (the perf step converts one model per batch size the same way)."""
+    def convert_unit(self, batch: int, *, precision: Optional[str] = None, check: bool = True) -> Unit:
+        """Step 3 at one batch size and precision (the perf step converts one model per batch size the same way)."""
+        precision = precision or self.toolchain.precision
         command = self.toolchain.convert_command  # resolved lazily: on Ascend it may ask npu-smi for the chip
-        return Unit(f"convert_bs{batch}", [self.dynamic_onnx, self.aipp_config], [self.toolchain.model_path(batch)],
-                    {"batch": batch, **self.toolchain.convert_options()},
-                    lambda: self.run(command(batch, check=check)))
+        key = f"convert_bs{batch}" if precision == self.toolchain.precision else f"convert_{precision}_bs{batch}"
+        return Unit(key, [self.toolchain.source_model(precision), self.aipp_config],
+                    [self.toolchain.model_path(batch, precision)],
+                    {"batch": batch, **self.toolchain.convert_options(precision)},
+                    lambda: self.run(command(batch, precision=precision, check=check)))
+
+    def calibrate_unit(self) -> Unit:
+        """AMCT's calibration (the calibrate step, and the perf step when it measures int8 on a run at another
+        precision)."""
+        plan = self.calibration()
+        return Unit("calibrate", [self.dynamic_onnx, plan.source],
+                    [self.toolchain.deploy_model, self.toolchain.fake_quant_model],
+                    {"images": [p.name for p in plan.images], "batch": plan.batch, "batch_num": plan.batch_num,
+                     "ascend": self.toolchain.ascend},
+                    lambda: calibrate(self, plan))
 
     # -- the run ---------------------------------------------------------------------------------
 
@@ -424,8 +528,23 @@ class Driver:
                 raise PipelineError(f"step {step.name} failed: {exc}") from None
             self.timings[step.name] = time.perf_counter() - started
             print(f"[{number}/{total_steps}] {step.name} done in {self.timings[step.name]:.1f} s", flush=True)
+            self.record_timings()
         total = sum(self.timings.values())
         print(f"all steps done in {total:.1f} s" + (f" — {DEMO_WARNING}" if self.demo_weights else ""))
+
+    def record_timings(self) -> None:
+        """``.run_infer/timings.json``: each step's wall time so far, whether it ran (or was up to date), and the
+        run's size, for ``benchmarks/bench_steps.py``."""
+        from .report import cpu_model
+
+        images = len(list(self.bin_dir.glob("*.bin"))) if self.bin_dir.is_dir() else None
+        record = {"date": dt.datetime.now().isoformat(timespec="seconds"),
+                  "machine": f"{cpu_model()}, {os.cpu_count()} cores", "images": images,
+                  "batch_size": self.opts.batch_size, "precision": self.toolchain.precision,
+                  "perf_batch_sizes": list(self.opts.perf_batch_sizes), "perf_loop": self.opts.perf_loop,
+                  "steps": [{"name": name, "seconds": round(seconds, 3), "ran": self.ran.get(name, False)}
+                            for name, seconds in self.timings.items()]}
+        atomic_write_json(self.work / STATE_DIR / TIMINGS_JSON, record)
 
     def run_step(self, step: Step) -> None:
         """Resolve, show what the step reads and writes, produce it, report its figures."""
@@ -438,6 +557,7 @@ class Driver:
             io = f"reads {' + '.join(self.rel(p) for p in unit.reads)}, writes {', '.join(self.rel(p) for p in unit.writes)}"
             print(f"  {step.what(self)}: {io}" if step.what else f"  {io}")
         ran = self.produce(unit, interrupted=step.name == self.interrupted_step, redo_note=step.redo_note)
+        self.ran[step.name] = ran
         if step.report is not None:
             step.report(self, ran)
 
@@ -521,10 +641,13 @@ def generate_demo_set(d: Driver) -> None:
     model = load_checkpoint(d.checkpoint)
     labels = []
     transform = EvalTransform()
-    for start in range(0, len(images), 16):
-        chunk = images[start:start + 16]
+    # PyTorch over every image: as costly as the fidelity check on all of them (a demo-only step; a real
+    # dataset brings its labels).
+    torch.set_num_threads(os.cpu_count() or 1)
+    for start in range(0, len(images), DEMO_LABEL_BATCH):
+        chunk = images[start:start + DEMO_LABEL_BATCH]
         batch = np.stack([preprocess_file(p, transform) for p in chunk])
-        with torch.no_grad():
+        with torch.inference_mode():
             logits = model(torch.from_numpy(apply_aipp(batch, aipp)))
         labels += [f"{p.name} {int(c)}\n" for p, c in zip(chunk, logits.argmax(1).tolist())]
     atomic_write_text(d.label_file, "".join(labels))
@@ -549,6 +672,30 @@ def export(d: Driver) -> None:
     """Step 2: the checkpoint to the dynamic-batch ONNX model."""
     assert d.checkpoint is not None
     d.run(d.scripts.command("SE_ResNet50_pth2onnx.py", [d.rel(d.checkpoint), d.rel(d.dynamic_onnx)]))
+
+
+def calibration_needed(d: Driver) -> None:
+    """Say why the calibrate step has nothing to do, or which images it calibrates on."""
+    if d.opts.precision != "int8":
+        print(f"  not needed at {d.opts.precision} (--precision int8 calibrates; the perf step calibrates when it "
+              "measures int8)")
+        return
+    print(f"  {d.calibration().note(d.rel)}")
+
+
+def calibrate(d: Driver, plan: Calibration) -> None:
+    """AMCT's calibration: the chosen images through step 1 as float32 model input, then the quantizer on step 2's
+    model (``amct_onnx calibration`` on Ascend, ``amct_calibrate.py`` elsewhere, the same flags)."""
+    links = d.work / CALIB_IMAGES_DIR
+    if links.is_dir():
+        shutil.rmtree(links)
+    links.mkdir(parents=True)
+    for image in plan.images:
+        (links / image.name).symlink_to(image.resolve())
+    calib_bin = d.work / CALIB_BIN_DIR
+    d.run(d.scripts.command("imagenet_torch_preprocess.py",
+                            [d.rel(links), d.rel(calib_bin), "--format", "fp32", "--force", "--quiet"]))
+    d.run(d.toolchain.calibrate_command(calib_bin, plan.batch, plan.batch_num))
 
 
 def infer(d: Driver) -> None:
@@ -587,15 +734,32 @@ def fidelity(d: Driver) -> None:
 
     assert d.checkpoint is not None
     out = d.work / FIDELITY_JSON
+    selection = fidelity_selection(d)
+    print(f"  {selection}")
     report = compare_with_pytorch(d.checkpoint, d.bin_dir, d.result_dir, d.aipp_op(), precision=d.toolchain.precision,
-                                  limit=d.opts.fidelity_images)
+                                  limit=d.opts.fidelity_images, all_images=d.opts.fidelity_all)
     atomic_write_json(out, {**report.to_dict(), "reference": "PyTorch fp32 with numpy AIPP on the same .bin",
-                            "backend": d.toolchain.runtime(d.opts.backend),
+                            "backend": d.toolchain.runtime(d.opts.backend), "selection": selection,
                             "summary": report.one_line(), **d.annotations()})
     print("  " + report.one_line())
     if not report.passed:
         raise PipelineError(f"{out}: fp32 results disagree with PyTorch beyond tolerance "
                             f"(worst image {report.worst_image})")
+
+
+def fidelity_selection(d: Driver) -> str:
+    """Which images the fidelity step checks, in words."""
+    from .fidelity import list_inputs, select_images
+
+    total = len(list_inputs(d.bin_dir))
+    count = len(select_images(total, d.opts.fidelity_images, d.opts.fidelity_all))
+    if count == total:
+        why = "--fidelity-all" if d.opts.fidelity_all else ("--fidelity-images" if d.opts.fidelity_images else
+                                                             f"default: all up to {DEFAULT_FIDELITY_MAX:,}")
+        return f"fidelity on all {total:,} images ({why})"
+    why = ("--fidelity-images" if d.opts.fidelity_images else
+           f"default for more than {DEFAULT_FIDELITY_MAX:,}; --fidelity-all checks every image")
+    return f"fidelity on {count:,} of {total:,} images, evenly spaced ({why})"
 
 
 def report_fidelity(d: Driver, ran: bool) -> None:
@@ -605,24 +769,68 @@ def report_fidelity(d: Driver, ran: bool) -> None:
 
 
 def perf(d: Driver) -> None:
-    """Step 6: pure inference at each batch size (one converted model each), then the table and chart."""
+    """Step 6 for each precision: pure inference at each batch size (one converted model each) and a small
+    fidelity check of that precision's model; then one table and chart."""
     from .report import write_perf_outputs
 
+    precisions = d.perf_precisions
+    if "int8" in precisions:
+        d.produce(d.calibrate_unit(), skipped=f"{d.rel(d.toolchain.deploy_model)} up to date, skipped")
+    drift_inputs = drift_bins(d)
     records: List[PerfRecord] = []
-    for batch in d.opts.perf_batch_sizes:
-        target = d.toolchain.model_path(batch)
-        d.produce(d.convert_unit(batch, check=False), skipped=f"{d.rel(target)} up to date, skipped")
-        command = d.toolchain.perf_command(batch, d.opts.perf_loop)
-        output = d.run(command, capture=True)
-        records.append(d.toolchain.perf_record(batch, command, output))
+    drift: Dict[str, Drift] = {}
+    for precision in precisions:
+        for batch in d.opts.perf_batch_sizes:
+            target = d.toolchain.model_path(batch, precision)
+            d.produce(d.convert_unit(batch, precision=precision, check=False),
+                      skipped=f"{d.rel(target)} up to date, skipped")
+            command = d.toolchain.perf_command(batch, d.opts.perf_loop, precision)
+            output = d.run(command, capture=True)
+            records.append(d.toolchain.perf_record(batch, command, output, precision))
+        drift[precision] = precision_drift(d, precision, drift_inputs)
+        print(f"  {precision}: drift vs PyTorch fp32 on {drift[precision].images} images: {drift[precision].short()}")
     chip, machine = d.toolchain.chip_and_machine()
-    backends = {str(r.batch_size): r.backend for r in records}
+    backends = {f"{r.precision}_bs{r.batch_size}": r.backend for r in records}
+    notes = d.annotations()
+    if "int8" in precisions and "calibration_note" not in notes:
+        notes["calibration_note"] = d.calibration().note(d.rel)
     meta = {"date": dt.date.today().isoformat(), "machine": machine, "loop": d.opts.perf_loop,
-            "precision": d.toolchain.precision, "backend_per_batch": backends,
-            "mode": "pure inference (no file I/O)", **d.annotations()}
-    paths = write_perf_outputs(d.work, chip, records, meta)
-    print("  " + ", ".join(f"bs{r.batch_size}: {r.throughput_images_per_s:.1f} images/s" for r in records))
+            "precisions": list(precisions), "precision": d.toolchain.precision, "backend_per_run": backends,
+            "mode": "pure inference (no file I/O)", **notes}
+    paths = write_perf_outputs(d.work, chip, records, meta, drift)
+    for precision in precisions:
+        print(f"  {precision}: " + ", ".join(f"bs{r.batch_size}: {r.throughput_images_per_s:.1f} images/s"
+                                             for r in records if r.precision == precision))
     print(f"  wrote {', '.join(d.rel(p) for p in paths)}")
+
+
+def drift_bins(d: Driver) -> Path:
+    """A folder of links to :data:`DRIFT_IMAGES` evenly spaced step-1 inputs: what each precision's model is checked on."""
+    from .fidelity import list_inputs, select_images
+
+    bins = list_inputs(d.bin_dir)
+    folder = d.work / DRIFT_BIN_DIR
+    if folder.is_dir():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    for index in select_images(len(bins), DRIFT_IMAGES):
+        (folder / bins[index].name).symlink_to(bins[index].resolve())
+    return folder
+
+
+def precision_drift(d: Driver, precision: str, inputs: Path) -> Drift:
+    """Step 4 on the perf model at ``precision`` (the smallest batch measured) over ``inputs``, compared with
+    PyTorch fp32: the fidelity report on a few images."""
+    from .fidelity import compare_with_pytorch
+
+    assert d.checkpoint is not None
+    batch = d.opts.perf_batch_sizes[0]
+    dirname = f"drift_{precision}"
+    d.run(d.toolchain.drift_command(precision, batch, inputs, dirname), capture=True)
+    report = compare_with_pytorch(d.checkpoint, inputs, d.work / PERF_RUNS / dirname, d.aipp_op(),
+                                  precision=precision, all_images=True)
+    return Drift(precision, report.images, report.top1_agreement, report.top5_agreement,
+                 report.min_cosine_similarity, report.max_relative_error)
 
 
 STEPS: Tuple[Step, ...] = (
@@ -633,7 +841,8 @@ STEPS: Tuple[Step, ...] = (
     Step("preprocess", action=preprocess, reads=lambda d: [d.data_dir], writes=lambda d: [d.bin_dir],
          redo_note="the .bin files it had finished are kept"),
     Step("export", action=export, reads=lambda d: [d.checkpoint], writes=lambda d: [d.dynamic_onnx]),
-    # An int8 "calibrate" step (dynamic ONNX + calibration .bin -> quantized ONNX) goes here.
+    Step("calibrate", prepare=calibration_needed, what=lambda d: d.toolchain.calibrate_tool,
+         make=lambda d: d.calibrate_unit() if d.opts.precision == "int8" else None),
     Step("convert", make=lambda d: d.convert_unit(d.opts.batch_size), what=lambda d: d.toolchain.convert_tool),
     Step("infer", action=infer, reads=lambda d: [d.model, d.bin_dir], writes=lambda d: [d.result_dir],
          clears=infer_owned,
@@ -643,13 +852,16 @@ STEPS: Tuple[Step, ...] = (
          report=report_accuracy),
     Step("fidelity", action=fidelity, reads=lambda d: [d.checkpoint, d.bin_dir, d.result_dir, d.aipp_config],
          writes=lambda d: [d.work / FIDELITY_JSON], report=report_fidelity,
-         options=lambda d: {"limit": d.opts.fidelity_images, "precision": d.toolchain.precision,
-                            "notes": d.annotations()}),
-    Step("perf", action=perf, reads=lambda d: [d.dynamic_onnx, d.aipp_config],
+         options=lambda d: {"limit": d.opts.fidelity_images, "all": d.opts.fidelity_all,
+                            "precision": d.toolchain.precision, "notes": d.annotations()}),
+    Step("perf", action=perf, reads=lambda d: [d.dynamic_onnx, d.aipp_config, d.checkpoint, d.bin_dir],
          writes=lambda d: [d.work / name for name in PERF_OUTPUTS], clears=lambda d: d.toolchain.perf_folders(),
-         what=lambda d: f"pure inference at batch {', '.join(map(str, d.opts.perf_batch_sizes))}",
+         what=lambda d: (f"pure inference at {', '.join(d.perf_precisions)}, batch "
+                         f"{', '.join(map(str, d.opts.perf_batch_sizes))}"),
          options=lambda d: {"sizes": list(d.opts.perf_batch_sizes), "loop": d.opts.perf_loop,
-                            "backend": d.opts.backend, "precision": d.toolchain.precision,
+                            "backend": d.opts.backend, "precisions": list(d.perf_precisions),
+                            "calibration": ([p.name for p in d.calibration().images]
+                                            if "int8" in d.perf_precisions else None),
                             "ascend": d.toolchain.ascend, "notes": d.annotations()}),
 )
 STEP_NAMES: Tuple[str, ...] = tuple(step.name for step in STEPS)

@@ -1,4 +1,8 @@
-"""Throughput reporting: parse ais_bench's summary line, describe the machine, write the perf table and chart."""
+"""Throughput reporting: parse ais_bench's summary line, describe the machine, write the perf table and chart.
+
+One table and one chart for every precision measured, each with its drift from PyTorch fp32 and its
+speed relative to fp32 at the same batch size.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import platform
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Mapping, Optional
 
 from .errors import PipelineError
 from .fileio import atomic_path, atomic_write_json, atomic_write_text
@@ -30,6 +35,23 @@ class PerfRecord:
     runs: int | None = None
 
 
+@dataclass(frozen=True)
+class Drift:
+    """A precision's drift from PyTorch fp32 on a few images (the perf step's small fidelity check)."""
+
+    precision: str
+    images: int
+    top1_agreement: float
+    top5_agreement: float
+    min_cosine_similarity: float
+    max_relative_error: float
+
+    def short(self) -> str:
+        """``top-1 100 %, cos 0.9991, rel err 3.1e-02``."""
+        return (f"top-1 {100 * self.top1_agreement:.0f} %, cos {self.min_cosine_similarity:.4f}, "
+                f"rel err {self.max_relative_error:.1e}")
+
+
 def parse_throughput(text: str, source: str = "ais_bench output") -> tuple[float, float, float]:
     """(batch, mean compute ms, throughput) from the last ais_bench throughput line in ``text``."""
     matches = list(_THROUGHPUT.finditer(text))
@@ -50,17 +72,33 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def markdown_table(chip: str, records: list[PerfRecord]) -> str:
-    """A table shaped like the guide's (chip, batch size, throughput), with the runtime and precision."""
-    lines = [
-        "| chip | backend | precision | batch size | throughput (images/s) | mean compute (ms/batch) |",
-        "| --- | --- | --- | ---: | ---: | ---: |",
-    ]
+def _speedups(records: list[PerfRecord]) -> dict[tuple[str, int], float]:
+    """Each record's throughput over fp32's at the same batch size (where fp32 was measured)."""
+    fp32 = {r.batch_size: r.throughput_images_per_s for r in records if r.precision == "fp32"}
+    return {(r.precision, r.batch_size): r.throughput_images_per_s / fp32[r.batch_size]
+            for r in records if fp32.get(r.batch_size)}
+
+
+def markdown_table(chip: str, records: list[PerfRecord], drift: Optional[Mapping[str, Drift]] = None) -> str:
+    """A table shaped like the guide's (chip, batch size, throughput), with the runtime and precision, and
+    with ``drift`` given: the speed relative to fp32 and each precision's drift from PyTorch fp32."""
+    head = "| chip | backend | precision | batch size | throughput (images/s) | mean compute (ms/batch) |"
+    rule = "| --- | --- | --- | ---: | ---: | ---: |"
+    if drift is not None:
+        head += " vs fp32 | top-1 agree | top-5 agree | min cosine | max rel err |"
+        rule += " ---: | ---: | ---: | ---: | ---: |"
+    speedups = _speedups(records)
+    lines = [head, rule]
     for record in records:
-        lines.append(
-            f"| {chip} | {record.backend} | {record.precision} | {record.batch_size} | "
-            f"{record.throughput_images_per_s:.1f} | {record.compute_mean_ms:.2f} |"
-        )
+        line = (f"| {chip} | {record.backend} | {record.precision} | {record.batch_size} | "
+                f"{record.throughput_images_per_s:.1f} | {record.compute_mean_ms:.2f} |")
+        if drift is not None:
+            ratio = speedups.get((record.precision, record.batch_size))
+            line += f" {ratio:.2f}x |" if ratio is not None else " – |"
+            d = drift.get(record.precision)
+            line += (f" {100 * d.top1_agreement:.1f} % | {100 * d.top5_agreement:.1f} % | "
+                     f"{d.min_cosine_similarity:.6f} | {d.max_relative_error:.2e} |" if d else " – | – | – | – |")
+        lines.append(line)
     return "\n".join(lines) + "\n"
 
 
@@ -72,33 +110,52 @@ def short_cpu_name(name: str) -> str:
 
 
 def write_perf_outputs(
-    work_dir: Path, chip: str, records: list[PerfRecord], meta: dict[str, object]
+    work_dir: Path, chip: str, records: list[PerfRecord], meta: dict[str, object],
+    drift: Optional[Mapping[str, Drift]] = None,
 ) -> tuple[Path, Path, Path]:
-    """Write ``perf.json``, ``perf.md`` and the ``perf.png`` chart (throughput against batch size)."""
+    """Write ``perf.json``, ``perf.md`` and the ``perf.png`` chart (throughput against batch size, one line per
+    precision, its drift in the legend)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     json_path, md_path, png_path = work_dir / "perf.json", work_dir / "perf.md", work_dir / "perf.png"
-    atomic_write_json(json_path, {**meta, "chip": chip, "results": [asdict(r) for r in records]})
+    drift_json = {p: asdict(d) for p, d in (drift or {}).items()}
+    atomic_write_json(json_path, {**meta, "chip": chip, "results": [asdict(r) for r in records],
+                                  **({"drift": drift_json} if drift is not None else {})})
     header = (f"SE-ResNet50 throughput, pure inference (ais_bench `--loop {meta.get('loop')}`, no file I/O), "
-              f"measured {meta.get('date')} on {meta.get('machine', chip)}\n\n")
-    atomic_write_text(md_path, header + markdown_table(chip, records))
+              f"measured {meta.get('date')} on {meta.get('machine', chip)}")
+    if drift:
+        images = max(d.images for d in drift.values())
+        header += (f"; drift vs PyTorch fp32 on {images} images of the evaluation set through the same chain "
+                   "(step 4 on that precision's model)")
+    atomic_write_text(md_path, header + "\n\n" + markdown_table(chip, records, drift))
 
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
-    sizes = [r.batch_size for r in records]
-    values = [r.throughput_images_per_s for r in records]
-    ax.plot(sizes, values, marker="o")
-    for x, y in zip(sizes, values):
-        ax.annotate(f"{y:.0f}", (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+    precisions = list(dict.fromkeys(r.precision for r in records))
+    top = 0.0
+    for precision in precisions:
+        rows = [r for r in records if r.precision == precision]
+        sizes = [r.batch_size for r in rows]
+        values = [r.throughput_images_per_s for r in rows]
+        top = max([top, *values])
+        d = (drift or {}).get(precision)
+        label = f"{precision}" + (f" ({d.short()})" if d else "")
+        ax.plot(sizes, values, marker="o", label=label)
+        for x, y in zip(sizes, values):
+            ax.annotate(f"{y:.0f}", (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+    sizes = sorted({r.batch_size for r in records})
     ax.set_xscale("log", base=2)
-    ax.set_xticks(sizes, [str(s) for s in sizes])
+    ax.set_xticks(sizes)
+    ax.set_xticklabels([str(s) for s in sizes])
     ax.set_xlabel("batch size")
     ax.set_ylabel("throughput (images/s)")
-    ax.set_ylim(bottom=0, top=max(values) * 1.15 if values else 1)
-    runtimes = sorted({f"{r.backend} {r.precision}".strip() for r in records})
-    ax.set_title(f"SE-ResNet50, {chip}, {', '.join(runtimes)}", fontsize=9)
+    ax.set_ylim(bottom=0, top=top * 1.25 if top else 1)
+    backends = sorted({r.backend for r in records})
+    ax.set_title(f"SE-ResNet50, {chip}, {', '.join(backends)}", fontsize=9)
+    if len(precisions) > 1 or drift:
+        ax.legend(fontsize=7, loc="lower right")
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
     with atomic_path(png_path) as tmp:

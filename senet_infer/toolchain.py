@@ -1,11 +1,13 @@
 """The two toolchains the driver can run the guide with, behind one small interface.
 
 - :class:`AscendToolchain`: the vendor's tools exactly as the guide writes them, ``atc …`` for step 3
-  and ``python3 -m ais_bench …`` for steps 4 and 6;
-- :class:`PortableToolchain`: the project's ``aipp_convert.py`` and ``ais_infer.py`` with the same flags.
+  and ``python3 -m ais_bench …`` for steps 4 and 6, and for int8 ``amct_onnx calibration …`` first;
+- :class:`PortableToolchain`: the project's ``aipp_convert.py``, ``ais_infer.py`` and ``amct_calibrate.py``
+  with the same flags.
 
-Each answers the same questions: the converted model's path, the convert, infer and perf commands,
-the precision it runs at, which runtime produced the results, and a perf run's figures. The
+Each answers the same questions: the converted model's path at a precision and batch size, the
+calibrate, convert, infer and perf commands, the precisions it offers, which runtime produced the
+results, and a perf run's figures. The
 project's own steps (preprocess, export, metric) are :class:`Scripts`, run with the project's Python.
 """
 
@@ -24,6 +26,7 @@ from typing import List, Optional, Sequence, Tuple
 from . import imagenet
 from .atc import GUIDE_SOC_VERSION
 from .errors import PipelineError
+from .precision import float_precision
 from .report import PerfRecord, cpu_model, parse_throughput, short_cpu_name
 from .summary import load_summary, summary_path
 
@@ -31,6 +34,12 @@ RESULT_DIRNAME = "result"
 PERF_RUNS = "perf_runs"
 PERF_MODELS = "perf_models"
 ASCEND_PRECISION = "fp16"  # the guide's .om models: ATC's default precision
+# AMCT's --save_path for int8: it writes <prefix>_deploy_model.onnx (the converter's input) and
+# <prefix>_fake_quant_model.onnx in the work folder; the converted model is then se_resnet50_int8_bs<N>.
+INT8_SAVE_PATH = "se_resnet50_int8"
+DEPLOY_SUFFIX = "_deploy_model.onnx"
+FAKE_QUANT_SUFFIX = "_fake_quant_model.onnx"
+CALIBRATION_DATA_TYPES = "float32"
 # One "| 0  310P3  | OK ..." row of `npu-smi info` (the header row says "NPU Name").
 _NPU_ROW = re.compile(r"^\|\s*\d+\s+(\S+)\s+\|\s*\w+")
 CANN_SET_ENV = (
@@ -83,10 +92,20 @@ def convert_flags(scripts: Scripts, dynamic_onnx: Path, model: Path, batch: int)
             "--log=error"]
 
 
-def infer_flags(scripts: Scripts, model: Path, batch: int, bin_dir: Path) -> List[str]:
-    """The guide's step 4 flags: TXT results into ``./result``."""
+def infer_flags(scripts: Scripts, model: Path, batch: int, bin_dir: Path, output: str = "./",
+                dirname: str = RESULT_DIRNAME) -> List[str]:
+    """The guide's step 4 flags: TXT results into ``./result`` (or ``<output>/<dirname>``)."""
     return ["--model", scripts.rel(model), "--batchsize", str(batch), "--input", scripts.rel(bin_dir),
-            "--output", "./", "--output_dirname", RESULT_DIRNAME, "--outfmt", "TXT"]
+            "--output", output, "--output_dirname", dirname, "--outfmt", "TXT"]
+
+
+def calibrate_flags(scripts: Scripts, model: Path, save_path: Path, data_dir: Path, batch: int,
+                    batch_num: int) -> List[str]:
+    """``amct_onnx calibration``'s flags (``amct_calibrate.py`` takes the same)."""
+    size = imagenet.CROP_SIZE
+    return [f"--model={scripts.rel(model)}", f"--save_path={scripts.rel(save_path)}",
+            f"--input_shape=image:{batch},3,{size},{size}", f"--data_dir={scripts.rel(data_dir)}",
+            f"--data_types={CALIBRATION_DATA_TYPES}", f"--batch_num={batch_num}"]
 
 
 def perf_flags(scripts: Scripts, model: Path, batch: int, loop: int) -> List[str]:
@@ -95,11 +114,15 @@ def perf_flags(scripts: Scripts, model: Path, batch: int, loop: int) -> List[str
 
 
 class Toolchain:
-    """What differs between the vendor's tools and the portable ones; the driver asks only this."""
+    """What differs between the vendor's tools and the portable ones; the driver asks only this.
+
+    ``precision`` is the run's (steps 3 and 4); the perf step may ask for models at others.
+    """
 
     ascend = False
     banner = ""
     convert_tool = ""
+    calibrate_tool = ""
     precision = "fp32"
 
     def __init__(self, scripts: Scripts, dynamic_onnx: Path, aipp_config: Path, batch_size: int) -> None:
@@ -108,17 +131,49 @@ class Toolchain:
         self.aipp_config = aipp_config
         self.batch_size = batch_size
 
-    def model_path(self, batch: int) -> Path:
-        """The converted static-batch model for ``batch``."""
+    @property
+    def work(self) -> Path:
+        return self.scripts.work
+
+    def model_path(self, batch: int, precision: Optional[str] = None) -> Path:
+        """The converted static-batch model for ``batch`` at ``precision`` (default: the run's)."""
         raise NotImplementedError
 
-    def convert_command(self, batch: int, *, check: bool = True) -> Command:
-        """Step 3: the dynamic ONNX plus the AIPP config to :meth:`model_path` ``(batch)``."""
+    def offered_precisions(self) -> Tuple[str, ...]:
+        """The precisions this toolchain can convert and run on this machine, fp32 (or the vendor's default) first."""
         raise NotImplementedError
 
-    def convert_options(self) -> dict:
+    @property
+    def int8_save_path(self) -> Path:
+        """AMCT's ``--save_path``: the prefix of the deploy and fake-quant models."""
+        return self.work / INT8_SAVE_PATH
+
+    @property
+    def deploy_model(self) -> Path:
+        """The calibrated int8 ONNX model the converter reads (AMCT's ``<save_path>_deploy_model.onnx``)."""
+        return self.work / (INT8_SAVE_PATH + DEPLOY_SUFFIX)
+
+    @property
+    def fake_quant_model(self) -> Path:
+        """AMCT's ``<save_path>_fake_quant_model.onnx`` (for checking on ONNX Runtime)."""
+        return self.work / (INT8_SAVE_PATH + FAKE_QUANT_SUFFIX)
+
+    def source_model(self, precision: Optional[str] = None) -> Path:
+        """The converter's input at ``precision``: the calibrated deploy model for int8, else step 2's model."""
+        return self.deploy_model if (precision or self.precision) == "int8" else self.dynamic_onnx
+
+    def calibrate_command(self, data_dir: Path, batch: int, batch_num: int) -> Command:
+        """AMCT's calibration: step 2's model and ``batch_num`` batches of ``data_dir``'s float32 .bin files to
+        :attr:`deploy_model`."""
+        raise NotImplementedError
+
+    def convert_command(self, batch: int, *, precision: Optional[str] = None, check: bool = True) -> Command:
+        """Step 3: :meth:`source_model` plus the AIPP config to :meth:`model_path` ``(batch, precision)``."""
+        raise NotImplementedError
+
+    def convert_options(self, precision: Optional[str] = None) -> dict:
         """What, besides the input files, decides the converted model (for the up-to-date check)."""
-        return {"precision": self.precision, "ascend": self.ascend}
+        return {"precision": precision or self.precision, "ascend": self.ascend}
 
     def infer_command(self, bin_dir: Path, annotate: Sequence[str] = ()) -> Command:
         """Step 4 on the step's model: TXT results in ``./result`` (``annotate``: the runner's ``--annotate``
@@ -129,15 +184,20 @@ class Toolchain:
         """The summary step 4 must leave beside ``./result`` (None: the tool writes none the driver needs)."""
         return None
 
-    def perf_command(self, batch: int, loop: int) -> Command:
-        """Step 6 at one batch size (pure inference)."""
+    def drift_command(self, precision: str, batch: int, bin_dir: Path, dirname: str) -> Command:
+        """Step 4's command on the perf model at ``precision`` and ``batch`` over ``bin_dir``, TXT results into
+        ``./perf_runs/<dirname>`` (the perf step's small fidelity check per precision)."""
+        raise NotImplementedError
+
+    def perf_command(self, batch: int, loop: int, precision: Optional[str] = None) -> Command:
+        """Step 6 at one batch size and precision (pure inference)."""
         raise NotImplementedError
 
     def perf_folders(self) -> List[Path]:
         """Folders the perf runs write into, emptied before the step so no figure comes from another run."""
-        return []
+        return [self.work / PERF_RUNS]
 
-    def perf_record(self, batch: int, command: Command, output: str) -> PerfRecord:
+    def perf_record(self, batch: int, command: Command, output: str, precision: Optional[str] = None) -> PerfRecord:
         """One batch size's figures after :meth:`perf_command` ran and printed ``output``."""
         raise NotImplementedError
 
@@ -151,10 +211,11 @@ class Toolchain:
 
 
 class PortableToolchain(Toolchain):
-    """``aipp_convert.py`` and ``ais_infer.py``: ATC's and ais_bench's flags, ONNX models, any machine."""
+    """``aipp_convert.py``, ``ais_infer.py`` and ``amct_calibrate.py``: the vendor's flags, ONNX models, any machine."""
 
     banner = "portable: aipp_convert.py + ais_infer.py"
     convert_tool = "aipp_convert.py (portable ATC)"
+    calibrate_tool = "amct_calibrate.py (portable AMCT)"
 
     def __init__(self, scripts: Scripts, dynamic_onnx: Path, aipp_config: Path, batch_size: int, *,
                  precision: str, backend: str, soc_version: Optional[str]) -> None:
@@ -163,25 +224,34 @@ class PortableToolchain(Toolchain):
         self.backend = backend
         self.soc_version = soc_version
 
-    @property
-    def work(self) -> Path:
-        return self.scripts.work
+    def model_path(self, batch: int, precision: Optional[str] = None) -> Path:
+        precision = precision or self.precision
+        main = batch == self.batch_size and precision == self.precision
+        folder = self.work if main else self.work / PERF_MODELS
+        return folder / f"se_resnet50_{precision}_bs{batch}.onnx"
 
-    def model_path(self, batch: int) -> Path:
-        folder = self.work if batch == self.batch_size else self.work / PERF_MODELS
-        return folder / f"se_resnet50_{self.precision}_bs{batch}.onnx"
+    def offered_precisions(self) -> Tuple[str, ...]:
+        from .backends import native_precisions
 
-    def convert_options(self) -> dict:
-        return {**super().convert_options(), "soc": None}
+        return tuple(native_precisions(self.backend))
 
-    def convert_command(self, batch: int, *, check: bool = True) -> Command:
-        model = self.model_path(batch)
+    def convert_options(self, precision: Optional[str] = None) -> dict:
+        return {**super().convert_options(precision), "soc": None}
+
+    def calibrate_command(self, data_dir: Path, batch: int, batch_num: int) -> Command:
+        flags = calibrate_flags(self.scripts, self.dynamic_onnx, self.int8_save_path, data_dir, batch, batch_num)
+        return self.scripts.command("amct_calibrate.py", flags)
+
+    def convert_command(self, batch: int, *, precision: Optional[str] = None, check: bool = True) -> Command:
+        precision = precision or self.precision
+        model = self.model_path(batch, precision)
         model.parent.mkdir(parents=True, exist_ok=True)
-        flags = convert_flags(self.scripts, self.dynamic_onnx, model, batch)
+        flags = convert_flags(self.scripts, self.source_model(precision), model, batch)
         # ATC requires --soc_version; off Ascend it is only recorded, so the guide's chip stands in by default.
         flags += [f"--soc_version={self.soc_version or GUIDE_SOC_VERSION}"]
+        # An int8 model's quantized layers are in its graph; the converter records int8 and keeps the rest fp32.
         flags += [f"--insert_op_conf={self.scripts.rel(self.aipp_config)}", "--enable_small_channel=1",
-                  f"--precision_mode={self.precision}"]
+                  f"--precision_mode={float_precision(precision)}"]
         flags += [] if check else ["--skip-check"]
         return self.scripts.command("aipp_convert.py", flags)
 
@@ -195,17 +265,20 @@ class PortableToolchain(Toolchain):
     def infer_summary(self) -> Optional[Path]:
         return summary_path(self.work, RESULT_DIRNAME)
 
-    def perf_command(self, batch: int, loop: int) -> Command:
-        flags = perf_flags(self.scripts, self.model_path(batch), batch, loop)
-        return self._runner([*flags, f"--output=./{PERF_RUNS}", f"--output_dirname=bs{batch}"])
+    def drift_command(self, precision: str, batch: int, bin_dir: Path, dirname: str) -> Command:
+        flags = infer_flags(self.scripts, self.model_path(batch, precision), batch, bin_dir, f"./{PERF_RUNS}", dirname)
+        return self._runner(flags)
 
-    def perf_folders(self) -> List[Path]:
-        return [self.work / PERF_RUNS]
+    def perf_command(self, batch: int, loop: int, precision: Optional[str] = None) -> Command:
+        precision = precision or self.precision
+        flags = perf_flags(self.scripts, self.model_path(batch, precision), batch, loop)
+        return self._runner([*flags, f"--output=./{PERF_RUNS}", f"--output_dirname={precision}_bs{batch}"])
 
-    def perf_record(self, batch: int, command: Command, output: str) -> PerfRecord:
-        summary = load_summary(summary_path(self.work / PERF_RUNS, f"bs{batch}"))
+    def perf_record(self, batch: int, command: Command, output: str, precision: Optional[str] = None) -> PerfRecord:
+        precision = precision or self.precision
+        summary = load_summary(summary_path(self.work / PERF_RUNS, f"{precision}_bs{batch}"))
         c = summary.compute
-        return PerfRecord(batch, summary.throughput, c.mean, summary.extras.backend or self.backend, self.precision,
+        return PerfRecord(batch, summary.throughput, c.mean, summary.extras.backend or self.backend, precision,
                           c.median, c.p99, c.count)
 
     def runtime(self, fallback: str) -> str:
@@ -221,21 +294,31 @@ class PortableToolchain(Toolchain):
 
 
 class AscendToolchain(Toolchain):
-    """The vendor's ``atc`` and ``python3 -m ais_bench``, run with the guide's command lines."""
+    """The vendor's ``atc``, ``python3 -m ais_bench`` and ``amct_onnx``, run with the guide's command lines.
+
+    Models are named for their precision as the guide names its fp16 one: ``se_resnet50_fp16_bs32.om``
+    (ATC's default precision) and, calibrated by AMCT, ``se_resnet50_int8_bs32.om``.
+    """
 
     ascend = True
     banner = "Ascend host: atc + ais_bench"
     convert_tool = "atc (Ascend)"
-    precision = ASCEND_PRECISION
+    calibrate_tool = "amct_onnx calibration (Ascend AMCT)"
 
     def __init__(self, scripts: Scripts, dynamic_onnx: Path, aipp_config: Path, batch_size: int, *,
-                 soc_version: Optional[str]) -> None:
+                 soc_version: Optional[str], precision: str = ASCEND_PRECISION) -> None:
         super().__init__(scripts, dynamic_onnx, aipp_config, batch_size)
+        # ATC converts at its own default (fp16) unless the model was quantized by AMCT first.
+        self.precision = "int8" if precision == "int8" else ASCEND_PRECISION
         self._soc_version = soc_version
         self._ais_python: Optional[str] = None
 
-    def model_path(self, batch: int) -> Path:
-        return self.scripts.work / f"se_resnet50_{ASCEND_PRECISION}_bs{batch}.om"
+    def model_path(self, batch: int, precision: Optional[str] = None) -> Path:
+        return self.scripts.work / f"se_resnet50_{precision or self.precision}_bs{batch}.om"
+
+    def offered_precisions(self) -> Tuple[str, ...]:
+        # int8 needs AMCT, a separate package of the toolkit.
+        return (ASCEND_PRECISION,) + (("int8",) if shutil.which("amct_onnx") is not None else ())
 
     @property
     def soc_version(self) -> str:
@@ -245,11 +328,19 @@ class AscendToolchain(Toolchain):
             print(f"  chip from 'npu-smi info': {self._soc_version}")
         return self._soc_version
 
-    def convert_options(self) -> dict:
-        return {**super().convert_options(), "soc": self.soc_version}
+    def convert_options(self, precision: Optional[str] = None) -> dict:
+        return {**super().convert_options(precision), "soc": self.soc_version}
 
-    def convert_command(self, batch: int, *, check: bool = True) -> Command:
-        flags = convert_flags(self.scripts, self.dynamic_onnx, self.model_path(batch), batch)
+    def calibrate_command(self, data_dir: Path, batch: int, batch_num: int) -> Command:
+        if shutil.which("amct_onnx") is None:
+            raise PipelineError("int8 on Ascend needs AMCT: amct_onnx is not on the PATH (install the CANN AMCT "
+                                "package, or run without --precision int8)")
+        flags = calibrate_flags(self.scripts, self.dynamic_onnx, self.int8_save_path, data_dir, batch, batch_num)
+        return Command(["amct_onnx", "calibration", *flags], ["amct_onnx", "calibration", *flags])
+
+    def convert_command(self, batch: int, *, precision: Optional[str] = None, check: bool = True) -> Command:
+        precision = precision or self.precision
+        flags = convert_flags(self.scripts, self.source_model(precision), self.model_path(batch, precision), batch)
         flags += [f"--soc_version={self.soc_version}", f"--insert_op_conf={self.scripts.rel(self.aipp_config)}",
                   "--enable_small_channel=1"]
         return Command(["atc", *flags], ["atc", *flags])
@@ -263,13 +354,17 @@ class AscendToolchain(Toolchain):
         # The vendor's ais_bench has no --annotate: the demo marks stay in the project's own JSON files.
         return self._ais_bench(infer_flags(self.scripts, self.model_path(self.batch_size), self.batch_size, bin_dir))
 
-    def perf_command(self, batch: int, loop: int) -> Command:
-        return self._ais_bench(perf_flags(self.scripts, self.model_path(batch), batch, loop))
+    def drift_command(self, precision: str, batch: int, bin_dir: Path, dirname: str) -> Command:
+        return self._ais_bench(infer_flags(self.scripts, self.model_path(batch, precision), batch, bin_dir,
+                                           f"./{PERF_RUNS}", dirname))
 
-    def perf_record(self, batch: int, command: Command, output: str) -> PerfRecord:
+    def perf_command(self, batch: int, loop: int, precision: Optional[str] = None) -> Command:
+        return self._ais_bench(perf_flags(self.scripts, self.model_path(batch, precision), batch, loop))
+
+    def perf_record(self, batch: int, command: Command, output: str, precision: Optional[str] = None) -> PerfRecord:
         # The guide's perf command writes no summary: its printed line is all there is.
         _, mean_ms, throughput = parse_throughput(output, " ".join(command.shown[:3]))
-        return PerfRecord(batch, throughput, mean_ms, "ais_bench", self.precision)
+        return PerfRecord(batch, throughput, mean_ms, "ais_bench", precision or self.precision)
 
     def runtime(self, fallback: str) -> str:
         return "ais_bench"
@@ -282,7 +377,8 @@ def select_toolchain(scripts: Scripts, dynamic_onnx: Path, aipp_config: Path, ba
                      precision: str, backend: str, soc_version: Optional[str]) -> Toolchain:
     """The vendor's tools when ``atc`` is on the PATH, else the portable ones."""
     if shutil.which("atc") is not None:
-        return AscendToolchain(scripts, dynamic_onnx, aipp_config, batch_size, soc_version=soc_version)
+        return AscendToolchain(scripts, dynamic_onnx, aipp_config, batch_size, soc_version=soc_version,
+                               precision=precision)
     return PortableToolchain(scripts, dynamic_onnx, aipp_config, batch_size, precision=precision, backend=backend,
                              soc_version=soc_version)
 

@@ -32,8 +32,8 @@ def run_infer(work: Path, *args: str, env: dict[str, str] | None = None) -> subp
 
 
 SMOKE = ("--offline", "--demo-images", "8", "--batch-size", "4", "--perf-batch-sizes", "1,4", "--perf-loop", "2",
-         "--backend", "onnxruntime")
-ALL_BUT_PERF = ("--steps", "weights,dataset,preprocess,export,convert,infer,metric,fidelity")
+         "--backend", "onnxruntime", "--perf-precisions", "fp32")
+ALL_BUT_PERF = ("--steps", "weights,dataset,preprocess,export,calibrate,convert,infer,metric,fidelity")
 
 
 @pytest.fixture(scope="module")
@@ -76,9 +76,14 @@ def needs_perf(runner_writes_summary: bool) -> None:
 def test_smoke_run_writes_every_artefact(smoke_run, runner_writes_summary: bool) -> None:
     work, proc = smoke_run
     out = proc.stdout
-    for number, step in enumerate(["set-up", "weights", "dataset", "preprocess", "export", "convert", "infer",
-                                   "metric", "fidelity"], start=1):
-        assert f"[{number}/10] {step}" in out
+    for number, step in enumerate(["set-up", "weights", "dataset", "preprocess", "export", "calibrate", "convert",
+                                   "infer", "metric", "fidelity"], start=1):
+        assert f"[{number}/11] {step}" in out
+    assert "not needed at fp32" in out and not (work / "se_resnet50_int8_deploy_model.onnx").exists()
+    assert "fidelity on all 8 images (default: all up to 1,000)" in out
+    timings = json.loads((work / ".run_infer" / "timings.json").read_text())
+    assert timings["images"] == 8 and [s["name"] for s in timings["steps"]][:3] == ["weights", "dataset", "preprocess"]
+    assert all(s["seconds"] >= 0 for s in timings["steps"]) and {s["name"]: s["ran"] for s in timings["steps"]}["infer"]
     assert "DEMO weights" in out and "agreement with PyTorch" in out
 
     images = sorted((work / "dataset/demo/val_union").iterdir())
@@ -110,7 +115,7 @@ def test_smoke_run_writes_every_artefact(smoke_run, runner_writes_summary: bool)
     assert fidelity["distinct_top1_reference"] >= 3  # demo weights give input-dependent predictions
 
     needs_perf(runner_writes_summary)
-    assert "[10/10] perf" in out
+    assert "[11/11] perf" in out
     perf = json.loads((work / "perf.json").read_text())
     assert [r["batch_size"] for r in perf["results"]] == [1, 4]
     assert all(r["throughput_images_per_s"] > 0 and r["runs"] == 2 for r in perf["results"])
@@ -225,10 +230,15 @@ def test_ascend_branch_issues_the_guides_commands(tmp_path: Path, demo_checkpoin
     assert calls[1] == ["python3", "-m", "ais_bench", *GUIDE_AIS_BENCH]
     assert calls[2] == ["ais_bench", *GUIDE_AIS_BENCH]
     assert f"  $ python3 -m ais_bench {' '.join(GUIDE_AIS_BENCH)}" in proc.stdout
-    perf_calls = [c for c in calls[3:] if c[0] == "ais_bench"]
+    perf_calls = [c for c in calls[3:] if c[0] == "ais_bench" and "--input" not in c]
+    drift_calls = [c for c in calls[3:] if c[0] == "ais_bench" and "--input" in c]
+    assert [c[1:] for c in drift_calls] == [  # the perf step's drift check of the fp16 models, at batch 1
+        ["--model", "./se_resnet50_fp16_bs1.om", "--batchsize", "1", "--input", "./perf_runs/drift_bin", "--output",
+         "./perf_runs", "--output_dirname", "drift_fp16", "--outfmt", "TXT"]]
     assert [c[1:] for c in perf_calls] == [
         [f"--model=./se_resnet50_fp16_bs{b}.om", "--loop=20", f"--batchsize={b}"] for b in (1, 4, 8, 16, 32, 64)]
-    assert [c for c in calls[3:] if c[0] == "python3"] == [["python3", "-m", *c] for c in perf_calls]
+    assert [c for c in calls[3:] if c[0] == "python3"] == [["python3", "-m", *c] for c in calls[3:]
+                                                           if c[0] == "ais_bench"]
     atc_perf = [c for c in calls[3:] if c[0] == "atc"]
     assert [c[4] for c in atc_perf] == [f"--input_shape=image:{b},3,224,224" for b in (1, 4, 8, 16, 64)]
     perf = json.loads((work / "perf.json").read_text())
@@ -453,3 +463,79 @@ def test_awkward_folder_names_and_owned_result_folder(smoke_run, tmp_path: Path)
         assert path.read_bytes() == (reference / "result" / path.name).read_bytes()
     values = {i["key"]: i["value"] for i in json.loads((work / "accuracy_result.json").read_text())["value"]}
     assert values["Number of images"] == "8" and values["Top1 accuracy"] == "100.0%"
+
+
+# -- int8 ---------------------------------------------------------------------------------------------
+
+INT8 = ("--offline", "--demo-images", "8", "--batch-size", "4", "--precision", "int8", "--perf-batch-sizes", "4",
+        "--perf-loop", "2", "--perf-precisions", "fp32,int8")
+
+
+def test_int8_chain_calibrates_converts_scores_and_measures(tmp_path: Path, demo_checkpoint: Path,
+                                                            runner_writes_summary: bool) -> None:
+    """weights → preprocess → export → calibrate → convert → infer → metric → fidelity → perf at int8; a rerun
+    finds the calibration up to date."""
+    needs_perf(runner_writes_summary)
+    shutil.copyfile(demo_checkpoint, tmp_path / demo_checkpoint.name)
+    proc = run_infer(tmp_path, *INT8)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    out = proc.stdout
+    note = "int8 calibrated on 8 images of the evaluation set ./dataset/demo/val_union"
+    assert "[6/11] calibrate" in out and note in out
+    assert ("$ python3 " + str(REPO / "amct_calibrate.py") + " --model=./se_resnet50_dynamic_bs.onnx "
+            "--save_path=./se_resnet50_int8 --input_shape=image:4,3,224,224 --data_dir=./data/ImageNet_calib_bin "
+            "--data_types=float32 --batch_num=2") in out
+    assert "--format fp32" in out and len(list((tmp_path / "data/ImageNet_calib_bin").glob("*.bin"))) == 8
+    assert "--model=./se_resnet50_int8_deploy_model.onnx" in out
+    assert (tmp_path / "se_resnet50_int8_bs4.onnx").is_file()
+    from senet_infer.backends import model_precision
+
+    assert model_precision(tmp_path / "se_resnet50_int8_bs4.onnx") == "int8"
+
+    accuracy = json.loads((tmp_path / "accuracy_result.json").read_text())
+    assert accuracy["calibration_note"].startswith(note) and "also scored" in accuracy["calibration_note"]
+    fidelity = json.loads((tmp_path / "fidelity.json").read_text())
+    assert fidelity["precision"] == "int8" and fidelity["enforced"] is False and fidelity["passed"] is True
+    assert fidelity["calibration_note"] == accuracy["calibration_note"]
+    assert {"top1_agreement", "top5_agreement", "min_cosine_similarity", "relative_error"} <= set(fidelity)
+
+    perf = json.loads((tmp_path / "perf.json").read_text())
+    assert [(r["precision"], r["batch_size"]) for r in perf["results"]] == [("fp32", 4), ("int8", 4)]
+    assert set(perf["drift"]) == {"fp32", "int8"} and perf["drift"]["fp32"]["max_relative_error"] < 1e-4
+    assert perf["calibration_note"] == accuracy["calibration_note"]
+    table = (tmp_path / "perf.md").read_text()
+    assert "| int8 | 4 |" in table and "| fp32 | 4 |" in table and "vs fp32" in table
+
+    again = run_infer(tmp_path, *INT8)
+    assert again.returncode == 0, again.stderr[-3000:]
+    block = again.stdout.split("] calibrate\n", 1)[1].split("done in", 1)[0]
+    assert "up to date, skipped" in block and "  $ " not in block
+
+
+STAND_IN_AMCT = """\
+#!/usr/bin/env bash
+echo "amct_onnx $*" >> "$STANDIN_LOG"
+for arg in "$@"; do case "$arg" in --save_path=*) p="${arg#--save_path=}"; touch "${p}_deploy_model.onnx" "${p}_fake_quant_model.onnx";; esac; done
+"""
+
+
+def test_ascend_int8_runs_amct_then_atc_on_the_deploy_model(tmp_path: Path, demo_checkpoint: Path) -> None:
+    bin_dir, work = tmp_path / "bin", tmp_path / "work"
+    bin_dir.mkdir()
+    work.mkdir()
+    for name, text in (("atc", STAND_IN_ATC), ("npu-smi", STAND_IN_NPU_SMI), ("amct_onnx", STAND_IN_AMCT)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    shutil.copyfile(demo_checkpoint, work / "se_resnet50-DEMO-random-weights.pth")
+    log = tmp_path / "calls.log"
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "STANDIN_LOG": str(log)}
+    proc = run_infer(work, "--offline", "--demo-images", "6", "--precision", "int8", "--calib-images", "4",
+                     "--steps", "preprocess,export,calibrate,convert", env=env)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    calls = [line.split() for line in log.read_text().splitlines()]
+    assert calls[0] == ["amct_onnx", "calibration", "--model=./se_resnet50_dynamic_bs.onnx",
+                        "--save_path=./se_resnet50_int8", "--input_shape=image:4,3,224,224",
+                        "--data_dir=./data/ImageNet_calib_bin", "--data_types=float32", "--batch_num=1"]
+    assert calls[1][:2] == ["atc", "--model=./se_resnet50_int8_deploy_model.onnx"]
+    assert "--output=./se_resnet50_int8_bs32" in calls[1] and "amct_onnx calibration (Ascend AMCT)" in proc.stdout
+    assert "4 images of the evaluation set" in proc.stdout

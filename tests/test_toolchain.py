@@ -54,7 +54,46 @@ def test_both_toolchains_give_the_guides_command_lines(tmp_path: Path) -> None:
                            "--annotate", "warning=x"]
     assert portable.perf_command(4, 20).shown[2:] == [
         "--model=./perf_models/se_resnet50_fp32_bs4.onnx", "--loop=20", "--batchsize=4", "--output=./perf_runs",
-        "--output_dirname=bs4", "--backend", "auto"]
+        "--output_dirname=fp32_bs4", "--backend", "auto"]
+
+
+AMCT_FLAGS = ["--model=./se_resnet50_dynamic_bs.onnx", "--save_path=./se_resnet50_int8",
+              "--input_shape=image:32,3,224,224", "--data_dir=./data/ImageNet_calib_bin", "--data_types=float32",
+              "--batch_num=2"]
+
+
+def test_int8_calibrates_then_converts_the_deploy_model(tmp_path: Path, monkeypatch) -> None:
+    """AMCT's flags for both toolchains; the converter then reads the deploy model and names the model int8."""
+    ascend, portable = toolchains(tmp_path)
+    calib = tmp_path / "data" / "ImageNet_calib_bin"
+    assert portable.calibrate_command(calib, 32, 2).shown == ["python3", str(REPO / "amct_calibrate.py"), *AMCT_FLAGS]
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(PipelineError, match="amct_onnx is not on the PATH"):
+        ascend.calibrate_command(calib, 32, 2)
+    assert ascend.offered_precisions() == ("fp16",)
+    stand_in = tmp_path / "bin" / "amct_onnx"
+    stand_in.parent.mkdir()
+    stand_in.write_text("#!/bin/sh\n")
+    stand_in.chmod(0o755)
+    monkeypatch.setenv("PATH", str(stand_in.parent))
+    assert ascend.calibrate_command(calib, 32, 2).shown == ["amct_onnx", "calibration", *AMCT_FLAGS]
+    assert ascend.offered_precisions() == ("fp16", "int8")
+
+    deploy = "--model=./se_resnet50_int8_deploy_model.onnx"
+    assert portable.deploy_model == tmp_path / "se_resnet50_int8_deploy_model.onnx"
+    command = portable.convert_command(8, precision="int8").shown
+    assert command[2] == deploy and "--output=./perf_models/se_resnet50_int8_bs8" in command
+    assert command[-1] == "--precision_mode=fp32"  # the layers int8 leaves unquantized
+    command = ascend.convert_command(32, precision="int8").shown
+    assert command[1] == deploy and "--output=./se_resnet50_int8_bs32" in command
+    assert ascend.model_path(32, "int8") == tmp_path / "se_resnet50_int8_bs32.om"
+    scripts = Scripts(REPO, tmp_path, sys.executable)
+    args = (scripts, tmp_path / "se_resnet50_dynamic_bs.onnx", tmp_path / "aipp_SE_ResNet50_pth.config", 32)
+    int8 = PortableToolchain(*args, precision="int8", backend="auto", soc_version=None)
+    assert int8.model_path(32) == tmp_path / "se_resnet50_int8_bs32.onnx"
+    assert int8.convert_command(32).shown[2] == deploy
+    assert AscendToolchain(*args, soc_version="Ascend310P3", precision="int8").model_path(32).name == \
+        "se_resnet50_int8_bs32.om"
 
 
 def test_ascend_perf_figures_come_from_the_printed_line(tmp_path: Path) -> None:
@@ -128,13 +167,73 @@ def test_options_are_parsed_once_into_a_typed_record(tmp_path: Path) -> None:
         ["--work-dir", str(tmp_path), "--steps", "perf,metric", "--perf-batch-sizes", "8,1,8", "--batch-size", "4"]))
     assert opts.steps == ("metric", "perf") and opts.perf_batch_sizes == (1, 8) and opts.batch_size == 4
     assert opts.work == tmp_path.resolve() and opts.checkpoint is None
+    assert opts.perf_precisions is None and not opts.fidelity_all and opts.calib_images == 32
+    opts = Options.from_args(build_parser().parse_args(
+        ["--perf-precisions", "int8,fp32", "--precision", "int8", "--fidelity-all", "--calib-dir", str(tmp_path)]))
+    assert opts.perf_precisions == ("fp32", "int8") and opts.precision == "int8" and opts.fidelity_all
+    assert opts.calib_dir == tmp_path.resolve()
+
+
+def test_perf_table_holds_every_precision_with_its_drift(tmp_path: Path) -> None:
+    from senet_infer.report import Drift, PerfRecord, write_perf_outputs
+
+    records = [PerfRecord(b, t, 1000 * b / t, "openvino", p) for p, b, t in
+               (("fp32", 1, 20.0), ("fp32", 32, 25.0), ("bf16", 1, 60.0), ("bf16", 32, 100.0), ("int8", 32, 90.0))]
+    drift = {"fp32": Drift("fp32", 8, 1.0, 1.0, 1.0, 3e-6), "bf16": Drift("bf16", 8, 1.0, 0.75, 0.9996, 2.8e-2),
+             "int8": Drift("int8", 8, 0.875, 0.5, 0.998, 6.1e-2)}
+    json_path, md_path, png_path = write_perf_outputs(tmp_path, "Xeon", records, {"loop": 2, "date": "d"}, drift)
+    rows = [line for line in md_path.read_text().splitlines() if line.startswith("| Xeon")]
+    assert len(rows) == 5
+    assert rows[3].split(" | ")[2:7] == ["bf16", "32", "100.0", "320.00", "4.00x"]
+    assert rows[4].split(" | ")[6:] == ["3.60x", "87.5 %", "50.0 %", "0.998000", "6.10e-02 |"]
+    assert "drift vs PyTorch fp32 on 8 images" in md_path.read_text()
+    import json
+
+    perf = json.loads(json_path.read_text())
+    assert [r["precision"] for r in perf["results"]] == ["fp32", "fp32", "bf16", "bf16", "int8"]
+    assert perf["drift"]["int8"]["top1_agreement"] == 0.875
+    assert png_path.read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--steps", "metric,bogus"], "--steps: unknown step(s) bogus"),
     (["--perf-batch-sizes", "1,x"], "--perf-batch-sizes: not a list of integers"),
     (["--perf-batch-sizes", "0"], "--perf-batch-sizes: need integers >= 1"),
+    (["--perf-precisions", "fp32,int4"], "--perf-precisions: unknown precision(s) int4"),
 ])
 def test_bad_options_are_one_line_errors(tmp_path: Path, argv: list[str], message: str) -> None:
     with pytest.raises(PipelineError, match=message.replace("(", r"\(").replace(")", r"\)")):
         main(["--work-dir", str(tmp_path), *argv])
+
+
+def test_calibration_and_fidelity_subsets_are_evenly_spaced(tmp_path: Path, capsys) -> None:
+    """--calib-images picks whole batches evenly spaced over the evaluation images; the fidelity step says which
+    images it checks (all up to 1,000, else 1,000 evenly spaced, or --fidelity-all)."""
+    from senet_infer.pipeline import Driver, fidelity_selection
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(10):
+        (images / f"img_{i}.png").write_bytes(b"")
+    bins = tmp_path / "data" / "ImageNet_bin"
+    bins.mkdir(parents=True)
+    for i in range(1500):
+        (bins / f"img_{i}.bin").write_bytes(b"")
+
+    def driver(*argv: str) -> Driver:
+        d = Driver(Options.from_args(build_parser().parse_args(["--work-dir", str(tmp_path), *argv])), REPO)
+        d.data_dir = images
+        return d
+
+    plan = driver("--batch-size", "4", "--calib-images", "7").calibration()
+    assert (plan.batch, plan.batch_num) == (4, 1) and plan.from_evaluation
+    assert [p.name for p in plan.images] == ["img_0.png", "img_3.png", "img_6.png", "img_9.png"]
+    assert "4 images of the evaluation set" in plan.note(str) and "evenly spaced" in plan.note(str)
+    plan = driver("--batch-size", "32", "--calib-dir", str(images)).calibration()
+    assert (plan.batch, plan.batch_num, len(plan.images)) == (10, 1, 10) and not plan.from_evaluation
+    assert "also scored" not in plan.note(str)
+
+    assert fidelity_selection(driver()) == ("fidelity on 1,000 of 1,500 images, evenly spaced (default for more "
+                                            "than 1,000; --fidelity-all checks every image)")
+    assert fidelity_selection(driver("--fidelity-all")) == "fidelity on all 1,500 images (--fidelity-all)"
+    assert fidelity_selection(driver("--fidelity-images", "10")).startswith("fidelity on 10 of 1,500 images")
