@@ -15,11 +15,16 @@ quantizer, calibrated on the first batch), and both converted with AIPP for batc
 * OpenVINO ``benchmark_app`` fp32 and int8 on the converted AIPP models (``-hint throughput``,
   ``-infer_precision f32`` so that an fp32 model is not run as bf16 on AMX CPUs);
 * ``ais_infer.py`` fp32 and int8 on the same converted models, pure mode (``--loop``) and file mode
-  (the uint8 ``.bin`` inputs, TXT results; end-to-end images/s, file reads and writes included).
+  (the uint8 ``.bin`` inputs, TXT results; end-to-end images/s, file reads and writes included);
+* bf16 on OpenVINO, where the CPU has bf16 (``avx512_bf16`` or AMX): ``benchmark_app -infer_precision
+  bf16`` and ``ais_infer.py`` on the model converted with ``--precision_mode=bf16``;
+* on an NVIDIA GPU, when ONNX Runtime offers its CUDA/TensorRT providers: ``ais_infer.py`` pure mode with
+  ``--backend onnxruntime-cuda`` (fp32, int8) and ``onnxruntime-tensorrt`` (fp32, fp16, int8), and
+  PyTorch eager fp32 on CUDA. Columns that cannot run here are listed under the table with the reason.
 
-Prints a Markdown table (median images/s, ratio to the best peer of the same precision, ratio of
-int8 to fp32 on the same engine, drift vs PyTorch fp32 on the first batch of images) with the CPU
-model, its int8/bf16 instructions and the date; writes ``peers.md``, ``peers.json`` and ``peers.png``
+Prints a Markdown table (median images/s, ratio to the best peer of the same precision and device,
+ratio of int8/bf16 to fp32 on the same engine, drift vs PyTorch fp32 on the first batch of images)
+with the CPU model, its int8/bf16 instructions, whether bf16 is available, and the date; writes ``peers.md``, ``peers.json`` and ``peers.png``
 to ``--out``. Drift of benchmark_app rows is that of the same model file on the same runtime
 (``ais_infer.py --backend openvino``), since benchmark_app writes no outputs.
 """
@@ -27,7 +32,6 @@ to ``--out``. Drift of benchmark_app rows is that of the same model file on the 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import statistics
@@ -36,7 +40,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -45,28 +49,75 @@ import numpy as np  # noqa: E402
 
 from senet_infer.agreement import Agreement  # noqa: E402
 from senet_infer.cli import positive_int  # noqa: E402
-from senet_infer.errors import PipelineError  # noqa: E402
 from senet_infer.fileio import atomic_write_json, atomic_write_text, read_result, stem_of  # noqa: E402
 from senet_infer.report import cpu_model  # noqa: E402
 from senet_infer.summary import load_summary, summary_path_for  # noqa: E402
 
-CPU_FEATURES = ("avx512_vnni", "avx512_bf16", "amx_int8", "amx_bf16")
+GPU = "GPU:"  # prefix of the GPU rows
+CPU_FEATURES = ("avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8", "amx_bf16")
+BF16_FEATURES = ("avx512_bf16", "amx_bf16")
+GPU_PEERS = (("onnxruntime-cuda", ("fp32", "int8")), ("onnxruntime-tensorrt", ("fp32", "fp16", "int8")))
+
+
+def cpu_flags() -> List[str]:
+    """The flags of the first processor in /proc/cpuinfo (empty when unknown)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    return next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
 
 
 def cpu_features() -> str:
     """The int8/bf16 instructions that decide reduced-precision speed on this CPU."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
+    flags = cpu_flags()
+    if not flags:
         return "unknown"
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
     return " ".join(f for f in CPU_FEATURES if f in flags) or "none of " + "/".join(CPU_FEATURES)
+
+
+def bf16_support() -> Tuple[bool, str]:
+    """(whether OpenVINO runs bf16 natively here, one line saying so and why)."""
+    flags = cpu_flags()
+    native = [f for f in BF16_FEATURES if f in flags]
+    try:
+        import openvino as ov
+
+        capable = "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    except Exception as exc:  # no OpenVINO, or no CPU plugin
+        return False, f"bf16: not measured (OpenVINO unavailable: {exc})"
+    if capable:
+        return True, f"bf16: available ({' '.join(native) or 'OpenVINO reports BF16'}{'; AMX' if 'amx_bf16' in flags else '; no AMX'})"
+    return False, "bf16: not available (no avx512_bf16/amx_bf16; OpenVINO would emulate it)"
+
+
+def gpu_status() -> Tuple[List[str], List[str]]:
+    """(GPU backends ais_infer.py can use here, one line per GPU column that cannot run and why)."""
+    from senet_infer import backends
+
+    usable, skipped = [], []
+    for name, precisions in GPU_PEERS:
+        cls = backends.BACKENDS[name]
+        if cls.usable():
+            usable.append(name)
+        else:
+            skipped.append(f"ais_infer.py --backend {name} ({', '.join(precisions)}): skipped, ONNX Runtime here "
+                           f"has no {cls.provider} (needs {cls.package} and an NVIDIA GPU)")
+    try:
+        import torch
+
+        if not torch.cuda.is_available():
+            skipped.append("PyTorch eager CUDA fp32: skipped, torch.cuda.is_available() is False (no GPU or CPU-only torch)")
+    except ImportError:
+        skipped.append("PyTorch eager CUDA fp32: skipped, torch is not installed")
+    return usable, skipped
 
 
 class Artefacts:
     """Everything the peers run on, built once in ``work``."""
 
-    def __init__(self, work: Path, checkpoint: Optional[Path], batch: int, images: int) -> None:
+    def __init__(self, work: Path, checkpoint: Optional[Path], batch: int, images: int,
+                 extra_precisions: Sequence[str] = ()) -> None:
         from senet_infer.aipp import parse_aipp_config
         from senet_infer.convert import convert_model
         from senet_infer.export import export_onnx
@@ -100,13 +151,18 @@ class Artefacts:
         ops = parse_aipp_config(REPO / "aipp_SE_ResNet50_pth.config")
         self.converted = {p: convert_model(m, work / f"se_resnet50_{p}_bs{batch}", shape, ops, check=False).path
                           for p, m in self.dynamic.items()}
+        for precision in extra_precisions:  # the fp32 graph, recording the precision to run at
+            self.converted[precision] = convert_model(self.dynamic["fp32"], work / f"se_resnet50_{precision}_bs{batch}",
+                                                      shape, ops, precision=precision, check=False).path
 
 
 class Peers:
     """One callable per peer: runs once and returns images/s; outputs on the first batch kept for drift."""
 
-    def __init__(self, art: Artefacts, loop: int, threads: int) -> None:
+    def __init__(self, art: Artefacts, loop: int, threads: int, bf16: bool, gpu_backends: Sequence[str],
+                 torch_cuda: bool) -> None:
         self.art, self.loop, self.threads = art, loop, threads
+        self.bf16, self.gpu_backends, self.torch_cuda = bf16, list(gpu_backends), torch_cuda
         self.outputs: Dict[str, np.ndarray] = {}
         self._sessions: Dict[str, object] = {}
 
@@ -114,10 +170,35 @@ class Peers:
         peers: Dict[str, Callable[[], float]] = {"PyTorch eager fp32": self.pytorch}
         for precision in ("fp32", "int8"):
             peers[f"ONNX Runtime {precision}"] = lambda p=precision: self.onnxruntime(p)
+        for precision in ("fp32", "int8") + (("bf16",) if self.bf16 else ()):
             peers[f"benchmark_app {precision}"] = lambda p=precision: self.benchmark_app(p)
             peers[f"ais_infer.py pure {precision}"] = lambda p=precision: self.ais_infer(p, files=False)
             peers[f"ais_infer.py file {precision}"] = lambda p=precision: self.ais_infer(p, files=True)
+        if self.torch_cuda:
+            peers[f"{GPU} PyTorch eager CUDA fp32"] = self.pytorch_cuda
+        for backend, precisions in GPU_PEERS:
+            if backend in self.gpu_backends:
+                for precision in precisions:
+                    peers[f"{GPU} ais_infer.py pure {backend} {precision}"] = \
+                        lambda b=backend, p=precision: self.ais_infer(p, files=False, backend=b)
         return peers
+
+    def pytorch_cuda(self) -> float:
+        import torch
+
+        model = self.art.model.to("cuda")
+        batch = torch.from_numpy(self.art.floats).to("cuda")
+        try:
+            with torch.inference_mode():
+                model(batch)
+                torch.cuda.synchronize()
+                start = time.perf_counter()
+                for _ in range(self.loop):
+                    model(batch)
+                torch.cuda.synchronize()
+        finally:
+            self.art.model.to("cpu")
+        return self.loop * len(batch) / (time.perf_counter() - start)
 
     def pytorch(self) -> float:
         import torch
@@ -150,18 +231,19 @@ class Peers:
     def benchmark_app(self, precision: str) -> float:
         tool = Path(sys.executable).with_name("benchmark_app")
         proc = subprocess.run([str(tool), "-m", str(self.art.converted[precision]), "-d", "CPU", "-hint", "throughput",
-                               "-infer_precision", "f32", "-niter", str(max(self.loop, 2))],
+                               "-infer_precision", "bf16" if precision == "bf16" else "f32",
+                               "-niter", str(max(self.loop, 2))],
                               capture_output=True, text=True)
         found = re.search(r"Throughput:\s+([0-9.]+)\s+FPS", proc.stdout)
         if proc.returncode != 0 or not found:
             raise RuntimeError(f"benchmark_app failed ({proc.returncode}): {(proc.stderr or proc.stdout)[-500:]}")
         return float(found.group(1))
 
-    def ais_infer(self, precision: str, files: bool) -> float:
-        name = f"{'file' if files else 'pure'}_{precision}"
+    def ais_infer(self, precision: str, files: bool, backend: str = "openvino") -> float:
+        name = f"{'file' if files else 'pure'}_{backend}_{precision}"
         out = self.art.work / "runs"
         args = [sys.executable, str(REPO / "ais_infer.py"), "--model", str(self.art.converted[precision]),
-                "--batchsize", str(self.art.batch), "--backend", "openvino", "--output", str(out),
+                "--batchsize", str(self.art.batch), "--backend", backend, "--output", str(out),
                 "--output_dirname", name]
         args += ["--input", str(self.art.bin_u8), "--outfmt", "TXT"] if files else ["--loop", str(self.loop)]
         if files and (out / name).exists():
@@ -179,21 +261,17 @@ class Peers:
 
 
 def run_figures(path: Path) -> Tuple[float, float]:
-    """(pure-mode throughput, end-to-end images/s) of one ``ais_infer.py`` run, from its summary file."""
-    try:
-        summary = load_summary(path)
-        return float(summary.throughput), float(summary.extras.end_to_end_images_per_s)
-    except PipelineError:
-        # The runner's summary before it wrote ais_bench's keys (flat, units in the key names).
-        raw = json.loads(path.read_text())
-        return float(raw["throughput_images_per_s"]), float(raw["end_to_end_images_per_s"])
+    """(pure-mode throughput, end-to-end images/s) of one ``ais_infer.py`` run, read through its summary's loader."""
+    summary = load_summary(path)
+    return float(summary.throughput), float(summary.extras.end_to_end_images_per_s)
 
 
 def drift_of(peer: str, outputs: Dict[str, np.ndarray]) -> Optional[Agreement]:
-    """The peer's drift from PyTorch fp32 on the first batch (benchmark_app and pure mode: the file-mode model's)."""
+    """The peer's drift from PyTorch fp32 on the first batch (benchmark_app and pure mode: the file-mode model's);
+    None for the reference and for GPU rows (pure mode only: no image outputs)."""
     precision = peer.rsplit(" ", 1)[1]
     source = peer if peer in outputs else f"ais_infer.py file {precision}"
-    if source not in outputs or peer.startswith("PyTorch"):
+    if source not in outputs or peer.startswith("PyTorch") or peer.startswith(GPU):
         return None
     return Agreement.from_logits(outputs[source], outputs["PyTorch eager fp32"], tolerance=1e-4, subject=peer,
                                  enforced=precision == "fp32", precision=precision)
@@ -213,12 +291,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.images < args.batch:
         parser.error(f"--images ({args.images}) must be at least --batch ({args.batch}): one calibration batch")
 
+    bf16, bf16_line = bf16_support()
+    gpu_backends, skipped = gpu_status()
+    if not bf16:
+        skipped.insert(0, f"benchmark_app / ais_infer.py bf16: skipped, {bf16_line}")
+    torch_cuda = not any(line.startswith("PyTorch eager CUDA") for line in skipped)
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores, {cpu_features()}; {bf16_line}", file=sys.stderr)
+    for line in skipped:
+        print(line, file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="bench_peers_") as tmp:
         work = args.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         print(f"building models in {work} ...", file=sys.stderr)
-        art = Artefacts(work, args.checkpoint, args.batch, args.images)
-        peers = Peers(art, args.loop, args.threads)
+        extra = (("bf16",) if bf16 else ()) + (("fp16",) if "onnxruntime-tensorrt" in gpu_backends else ())
+        art = Artefacts(work, args.checkpoint, args.batch, args.images, extra)
+        peers = Peers(art, args.loop, args.threads, bf16, gpu_backends, torch_cuda)
         runs = peers.table()
         speeds: Dict[str, List[float]] = {name: [] for name in runs}
         for round_no in range(args.repeats):
@@ -227,29 +314,39 @@ def main(argv: Optional[List[str]] = None) -> int:
                 print(f"round {round_no + 1}/{args.repeats}: {name}: {speeds[name][-1]:.1f} images/s", file=sys.stderr)
 
     median = {name: statistics.median(values) for name, values in speeds.items()}
-    best = {p: max(v for n, v in median.items() if n.endswith(p)) for p in ("fp32", "int8")}
+
+    def group(name: str) -> Tuple[bool, str]:
+        return name.startswith(GPU), name.rsplit(" ", 1)[1]
+
+    best: Dict[Tuple[bool, str], float] = {}
+    for name, value in median.items():
+        best[group(name)] = max(value, best.get(group(name), 0.0))
     when = time.strftime("%Y-%m-%d")
     lines = [f"SE-ResNet50 peers, batch {args.batch}, median of {args.repeats} alternating rounds, {when}, "
-             f"{cpu_model()}, {os.cpu_count()} cores ({cpu_features()}), {args.threads} threads",
-             "", "| peer | images/s | vs best of its precision | int8 / fp32 | drift vs PyTorch fp32 (first batch) |",
+             f"{cpu_model()}, {os.cpu_count()} cores ({cpu_features()}; {bf16_line}), {args.threads} threads",
+             "", "| peer | images/s | vs best of its precision and device | int8 or bf16 / fp32 | "
+             "drift vs PyTorch fp32 (first batch) |",
              "| --- | ---: | ---: | ---: | --- |"]
     record = []
     for name, value in median.items():
         precision = name.rsplit(" ", 1)[1]
-        fp32_twin = name[: -len("int8")] + "fp32"
-        speedup = f"{value / median[fp32_twin]:.2f}x" if precision == "int8" and fp32_twin in median else ""
+        fp32_twin = name[: -len(precision)] + "fp32"
+        speedup = f"{value / median[fp32_twin]:.2f}x" if precision != "fp32" and fp32_twin in median else ""
         drift = drift_of(name, peers.outputs)
-        drift_text = ("reference" if drift is None else
+        drift_text = ("reference" if name == "PyTorch eager fp32" else "not measured (pure mode)" if drift is None else
                       f"max rel err {drift.max_relative_error:.1e}, top-1 {100 * drift.top1_agreement:.0f} %, "
                       f"min cos {drift.min_cosine_similarity:.4f}")
-        lines.append(f"| {name} | {value:.1f} | {value / best[precision]:.2f} | {speedup} | {drift_text} |")
+        lines.append(f"| {name} | {value:.1f} | {value / best[group(name)]:.2f} | {speedup} | {drift_text} |")
         record.append({"peer": name, "images_per_s": value, "runs_images_per_s": speeds[name],
                        "drift": drift.to_dict() if drift else None})
+    if skipped:
+        lines += [""] + [f"- {line}" for line in skipped]
     table = "\n".join(lines) + "\n"
     print(table)
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out / "peers.md", table)
     atomic_write_json(args.out / "peers.json", {"date": when, "cpu": cpu_model(), "cpu_features": cpu_features(),
+                                                "bf16": bf16_line, "skipped": skipped,
                                                 "batch": args.batch, "loop": args.loop, "repeats": args.repeats,
                                                 "threads": args.threads, "peers": record})
     write_chart(median, args.out / "peers.png", lines[0])
@@ -257,7 +354,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def write_chart(median: Dict[str, float], path: Path, title: str) -> None:
-    """Horizontal bars, fp32 and int8 in two colours."""
+    """Horizontal bars, one colour per precision."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -265,7 +362,8 @@ def write_chart(median: Dict[str, float], path: Path, title: str) -> None:
 
     names = list(median)
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(names) + 1.5))
-    colours = ["tab:orange" if n.endswith("int8") else "tab:blue" for n in names]
+    palette = {"fp32": "tab:blue", "int8": "tab:orange", "bf16": "tab:green", "fp16": "tab:purple"}
+    colours = [palette.get(n.rsplit(" ", 1)[1], "tab:gray") for n in names]
     ax.barh(names[::-1], [median[n] for n in names][::-1], color=colours[::-1])
     ax.set_xlabel("images/s")
     ax.set_title(title, fontsize=8, wrap=True)

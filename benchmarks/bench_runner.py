@@ -1,23 +1,22 @@
 #!/usr/bin/env python3
-"""ais_infer.py against OpenVINO's benchmark_app on one model file, and file mode against pure mode.
+"""ais_infer.py against OpenVINO's benchmark_app on the same model files, and file mode against pure mode.
 
-    python benchmarks/bench_runner.py --model se_resnet50_fp32_bs32.onnx            # 2 rounds, 1,024 inputs
-    python benchmarks/bench_runner.py --model M.onnx --rounds 3 --seconds 15 --files 1024 --hint latency
+    python benchmarks/bench_runner.py --model se_resnet50_fp32_bs32.onnx --model se_resnet50_int8_bs32.onnx
+    python benchmarks/bench_runner.py --model M.onnx --rounds 5 --loop 64 --files 1024 --hint latency
 
-Each round runs, one after the other (so background load hits every column alike):
+Each round runs, for every ``--model`` in turn (the order of the runs flips every round, so a change
+of background load hits every column alike):
 
-1. ``ais_infer.py --model M --loop N`` (pure mode; ais_bench's throughput), fp32;
-2. ``benchmark_app -m M -hint throughput -t SECONDS -infer_precision f32`` (its ``Throughput: ... FPS``);
-3. ``ais_infer.py`` pure mode on M tagged bf16 (``senet_infer.precision``, as ``aipp_convert.py
-   --precision_mode allow_mix_precision_bf16`` writes it);
-4. ``benchmark_app -m M -hint throughput -t SECONDS`` as the brief gives it: its default precision,
-   which on a CPU with AMX is bf16 (read from its printed INFERENCE_PRECISION_HINT);
-5. ``ais_infer.py --model M --input <FILES .bin> --output ... --outfmt TXT`` (file mode: its end-to-end
-   images/s, reading, inference and TXT writing included, and its ais_bench throughput), fp32.
+1. ``ais_infer.py --model M --loop N`` (pure mode; ais_bench's throughput formula);
+2. ``benchmark_app -m M -hint throughput -niter N -infer_precision f32`` (its ``Throughput: ... FPS``):
+   the same number of batches as 1, each with one untimed warm-up first, so ramp-up and tail weigh
+   alike (``-infer_precision f32``: on a CPU with AMX its default would be bf16);
+3. ``ais_infer.py --model M --input <FILES .bin> --output ... --outfmt TXT`` (file mode: its
+   end-to-end images/s, reading, inference and TXT writing included, and its ais_bench throughput).
 
-Prints a Markdown table with the median over rounds, each one's ratio to benchmark_app and to pure
-mode, and each process's peak resident memory. The inputs are random bytes of the model's input size
-per sample (the model's speed does not depend on the values).
+Prints a Markdown table per model with the median over rounds, each one's ratio to benchmark_app and
+to pure mode, and each process's peak resident memory. The inputs are random bytes of the model's
+input size per sample (the model's speed does not depend on the values).
 """
 
 from __future__ import annotations
@@ -48,7 +47,7 @@ _WRAPPER = (
     "sys.exit(p.returncode)\n"
 )
 _FPS = re.compile(r"Throughput:\s+([\d.]+)\s+FPS")
-_PRECISION = re.compile(r"INFERENCE_PRECISION_HINT:\s*(.+)")
+KINDS = ("app", "pure", "file", "file_formula", "pure_other", "file_other")
 
 
 def measured(command: List[str]) -> Tuple[str, float]:
@@ -73,84 +72,98 @@ def model_sample_bytes(model: Path) -> int:
     return int(np.prod(dims[1:])) * np.dtype(dtype).itemsize
 
 
-def tagged_copy(src: Path, dst: Path, precision: str) -> Path:
-    """``src`` with ``senet_infer.precision`` set (how aipp_convert.py marks a model)."""
-    import onnx
-    from onnx import helper
-
-    from senet_infer.backends import PRECISION_KEY
-
-    model = onnx.load(str(src))
-    helper.set_model_props(model, {PRECISION_KEY: precision})
-    onnx.save(model, str(dst))
-    return dst
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, required=True, help="static-batch ONNX (e.g. aipp_convert.py's output)")
-    parser.add_argument("--rounds", type=positive_int, default=2, help="alternating rounds (default 2)")
-    parser.add_argument("--seconds", type=positive_int, default=15, help="benchmark_app -t (default 15)")
-    parser.add_argument("--loop", type=positive_int, default=16, help="ais_infer.py pure-mode --loop (default 16)")
+    parser.add_argument("--model", type=Path, action="append", required=True,
+                        help="static-batch ONNX (aipp_convert.py's output); repeat for several (fp32, int8)")
+    parser.add_argument("--rounds", type=positive_int, default=3, help="alternating rounds (default 3)")
+    parser.add_argument("--loop", type=positive_int, default=32,
+                        help="batches per pure-mode run: ais_infer.py --loop and benchmark_app -niter (default 32)")
     parser.add_argument("--files", type=positive_int, default=1024, help="file-mode inputs (default 1024)")
     parser.add_argument("--hint", default="throughput", help="ais_infer.py --hint (default throughput)")
     parser.add_argument("--backend", default="openvino", help="ais_infer.py --backend (default openvino)")
     parser.add_argument("--benchmark-app", default=None, help="benchmark_app executable (default: beside python)")
+    parser.add_argument("--other", type=Path, default=None,
+                        help="another checkout whose ais_infer.py runs pure and file mode in the same rounds "
+                             "(e.g. the commit before a change)")
     args = parser.parse_args()
     app = args.benchmark_app or shutil.which("benchmark_app", path=str(Path(sys.executable).parent)) \
         or shutil.which("benchmark_app")
     if not app:
         raise SystemExit("benchmark_app not found (pip install openvino provides it)")
+    if len({m.name for m in args.model}) != len(args.model):
+        raise SystemExit("--model: give models with different file names")
 
-    rows: Dict[str, List[Tuple[float, float]]] = {k: [] for k in ("pure", "app_f32", "pure_bf16", "app_default",
-                                                                   "file", "file_formula")}
-    app_precision = "?"
+    rows: Dict[str, Dict[str, List[Tuple[float, float]]]] = {m.name: {k: [] for k in KINDS} for m in args.model}
     with tempfile.TemporaryDirectory(prefix="bench_runner_") as tmp:
         folder = Path(tmp)
-        inputs = folder / "bins"
-        inputs.mkdir()
-        block = os.urandom(model_sample_bytes(args.model))
-        for i in range(args.files):
-            (inputs / f"img_{i:05d}.bin").write_bytes(block)
-        bf16 = tagged_copy(args.model, folder / "bf16.onnx", "bf16")
-        runner = [sys.executable, str(ROOT / "ais_infer.py"), "--backend", args.backend, "--hint", args.hint]
-        app_cmd = [app, "-m", str(args.model), "-hint", "throughput", "-t", str(args.seconds)]
+        sizes = {model_sample_bytes(m) for m in args.model}
+        inputs = {}
+        for size in sizes:
+            inputs[size] = folder / f"bins{size}"
+            inputs[size].mkdir()
+            block = os.urandom(size)
+            for i in range(args.files):
+                (inputs[size] / f"img_{i:05d}.bin").write_bytes(block)
+        options = ["--backend", args.backend, "--hint", args.hint]
+        runners = {"": [sys.executable, str(ROOT / "ais_infer.py"), *options]}
+        if args.other is not None:
+            runners["_other"] = [sys.executable, str(args.other / "ais_infer.py"), *options]
         for r in range(args.rounds):
-            for key, model in (("pure", args.model), ("pure_bf16", bf16)):
-                _, peak = measured([*runner, "--model", str(model), "--loop", str(args.loop), "--output", str(folder),
-                                    "--output_dirname", f"{key}{r}"])
-                rows[key].append((load_summary(folder / f"{key}{r}_summary.json").throughput, peak))
-                app_key, extra = ("app_f32", ["-infer_precision", "f32"]) if key == "pure" else ("app_default", [])
-                out, peak = measured([*app_cmd, *extra])
-                rows[app_key].append((float(_FPS.findall(out)[-1]), peak))
-                if not extra:
-                    app_precision = (_PRECISION.findall(out) or ["?"])[-1]
-            _, peak = measured([*runner, "--model", str(args.model), "--input", str(inputs), "--output", str(folder),
-                                "--output_dirname", f"file{r}", "--outfmt", "TXT"])
-            summary = load_summary(folder / f"file{r}_summary.json")
-            rows["file"].append((summary.extras.end_to_end_images_per_s, peak))
-            rows["file_formula"].append((summary.throughput, peak))
-            shutil.rmtree(folder / f"file{r}")
-            print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1][0]:.1f}" for k, v in rows.items()), file=sys.stderr)
+            for model in (args.model if r % 2 == 0 else args.model[::-1]):
+                row = rows[model.name]
+                tag = f"{model.stem}_{r}"
 
-    med = {k: statistics.median(x for x, _ in v) for k, v in rows.items()}
-    peak = {k: max(p for _, p in v) for k, v in rows.items()}
-    print(f"machine: {cpu_model()}, {os.cpu_count()} cores online; model {args.model.name}; "
-          f"{args.rounds} alternating rounds, medians\n")
-    print("| run | images/s | vs benchmark_app (same precision) | vs ais_infer pure fp32 | peak RSS (MiB) |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    table = [
-        ("app_f32", f"benchmark_app -hint throughput -t {args.seconds} -infer_precision f32", "app_f32"),
-        ("pure", f"ais_infer.py pure fp32, --loop {args.loop}, --hint {args.hint}", "app_f32"),
-        ("app_default", f"benchmark_app -hint throughput -t {args.seconds} (its default: {app_precision})",
-         "app_default"),
-        ("pure_bf16", "ais_infer.py pure, model tagged bf16", "app_default"),
-        ("file", f"ais_infer.py file mode fp32, {args.files} .bin -> TXT, end-to-end (read+infer+write)", "app_f32"),
-        ("file_formula", "  same runs, ais_bench throughput formula", "app_f32"),
-    ]
-    for key, label, versus in table:
-        print(f"| {label} | {med[key]:.1f} | {med[key] / med[versus]:.2f}x | {med[key] / med['pure']:.2f}x | "
-              f"{peak[key]:.0f} |")
+                def pure(suffix: str = "") -> None:
+                    _, peak = measured([*runners[suffix], "--model", str(model), "--loop", str(args.loop),
+                                        "--output", str(folder), "--output_dirname", f"pure{suffix}_{tag}"])
+                    row["pure" + suffix].append((load_summary(folder / f"pure{suffix}_{tag}_summary.json").throughput,
+                                                 peak))
+
+                def bench_app() -> None:
+                    out, peak = measured([app, "-m", str(model), "-hint", "throughput", "-niter", str(args.loop),
+                                          "-infer_precision", "f32"])
+                    row["app"].append((float(_FPS.findall(out)[-1]), peak))
+
+                def files(suffix: str = "") -> None:
+                    name = f"file{suffix}_{tag}"
+                    _, peak = measured([*runners[suffix], "--model", str(model), "--input",
+                                        str(inputs[model_sample_bytes(model)]), "--output", str(folder),
+                                        "--output_dirname", name, "--outfmt", "TXT"])
+                    summary = load_summary(folder / f"{name}_summary.json")
+                    row["file" + suffix].append((summary.extras.end_to_end_images_per_s, peak))
+                    if not suffix:
+                        row["file_formula"].append((summary.throughput, peak))
+                    shutil.rmtree(folder / name)
+
+                steps = [pure, bench_app, files]
+                if args.other is not None:
+                    steps += [lambda: pure("_other"), lambda: files("_other")]
+                for step in (steps if r % 2 == 0 else steps[::-1]):
+                    step()
+                print(f"round {r + 1} {model.name}: " + ", ".join(f"{k} {v[-1][0]:.1f}" for k, v in row.items() if v),
+                      file=sys.stderr)
+
+    print(f"machine: {cpu_model()}, {os.cpu_count()} cores online; {args.rounds} alternating rounds, medians; "
+          f"ais_infer.py --backend {args.backend} --hint {args.hint}\n")
+    for name, row in rows.items():
+        med = {k: statistics.median(x for x, _ in v) for k, v in row.items() if v}
+        peak = {k: max(p for _, p in v) for k, v in row.items() if v}
+        print(f"{name}\n")
+        print("| run | images/s | vs benchmark_app | vs ais_infer pure | peak RSS (MiB) |")
+        print("| --- | ---: | ---: | ---: | ---: |")
+        table = [
+            ("app", f"benchmark_app -hint throughput -niter {args.loop} -infer_precision f32"),
+            ("pure", f"ais_infer.py pure, --loop {args.loop}"),
+            ("file", f"ais_infer.py file mode, {args.files} .bin -> TXT, end-to-end (read+infer+write)"),
+            ("file_formula", "  same runs, ais_bench throughput formula"),
+            ("pure_other", f"{args.other}: ais_infer.py pure, --loop {args.loop}"),
+            ("file_other", f"{args.other}: ais_infer.py file mode, end-to-end"),
+        ]
+        for key, label in (t for t in table if t[0] in med):
+            print(f"| {label} | {med[key]:.1f} | {med[key] / med['app']:.2f}x | {med[key] / med['pure']:.2f}x | "
+                  f"{peak[key]:.0f} |")
+        print()
     return 0
 
 

@@ -13,7 +13,12 @@ or keeps several batches in flight (``backend.requests`` of them; 1 for a synchr
     backend.wait_all()
 
 Hints (:data:`HINTS`): ``throughput`` lets the runtime choose streams and parallel requests (OpenVINO's
-THROUGHPUT hint, as ``benchmark_app -hint throughput``); ``latency`` runs one request on all cores.
+THROUGHPUT hint, as ``benchmark_app -hint throughput``);
+``latency`` runs one request on all cores.
+
+Registry: ``onnxruntime`` and ``openvino`` on the CPU; ``onnxruntime-cuda`` and ``onnxruntime-tensorrt``
+(ONNX Runtime's CUDA and TensorRT execution providers, onnxruntime-gpu) on an NVIDIA GPU, each refusing
+in one line when its provider is missing or cannot start rather than running on the CPU.
 
 The precision a model is meant to run at travels inside the ONNX file, in the ``metadata_props``
 key ``senet_infer.precision`` (``fp32`` when absent): see :func:`model_precision`. A backend
@@ -31,7 +36,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ClassVar, List, Optional  # typing's Callable: subscripted at run time below
+from typing import Any, Callable, ClassVar, Dict, List, Optional, Type  # typing's Callable: subscripted at run time below
 
 import numpy as np
 
@@ -97,6 +102,11 @@ class Backend(ABC):
         return importlib.util.find_spec(cls.module) is not None
 
     @classmethod
+    def usable(cls) -> bool:
+        """True when the runtime is installed and can reach its device (a GPU backend imports its runtime to ask)."""
+        return cls.installed()
+
+    @classmethod
     def supports(cls, precision: str) -> bool:
         """Whether this runtime can run at ``precision`` at all (the CPU may still refuse at load)."""
         return float_precision(precision) == "fp32"
@@ -153,10 +163,12 @@ def _static_dims(shape: Sequence[object]) -> tuple[int | None, ...]:
 
 
 class OnnxRuntimeBackend(Backend):
-    """ONNX Runtime: CPU, or CUDA when onnxruntime-gpu provides ``CUDAExecutionProvider``. fp32 only."""
+    """ONNX Runtime on the CPU (``CPUExecutionProvider``). fp32 only; int8 models run their QDQ graph."""
 
     name = "onnxruntime"
     module = "onnxruntime"
+    provider: ClassVar[str] = "CPUExecutionProvider"
+    package: ClassVar[str] = "onnxruntime"  # the pip package that brings ``provider``
 
     def __init__(self) -> None:
         super().__init__()
@@ -169,15 +181,38 @@ class OnnxRuntimeBackend(Backend):
 
         return onnxruntime.__version__
 
-    def load(self, path: str | os.PathLike[str], *, threads: int, device: int = 0,
-             precision: str = DEFAULT_PRECISION, batch: int | None = None, hint: str = LATENCY) -> None:
+    @classmethod
+    def usable(cls) -> bool:
+        if not cls.installed():
+            return False
+        if cls.provider == "CPUExecutionProvider":
+            return True
         import onnxruntime as ort
 
+        return cls.provider in ort.get_available_providers()
+
+    def _check_precision(self, path: str | os.PathLike[str], precision: str) -> None:
         if float_precision(precision) != "fp32":
             # Running fp32 and calling it bf16 would misreport both speed and accuracy.
             raise PipelineError(
                 f"{path}: the model asks for {precision} ({PRECISION_KEY}); ONNX Runtime runs fp32 only here: "
                 "use --backend openvino"
+            )
+
+    def _providers(self, precision: str, device: int) -> list[object]:
+        """The execution providers, first choice first (the CPU last, for operators a GPU provider lacks)."""
+        return ["CPUExecutionProvider"]
+
+    def load(self, path: str | os.PathLike[str], *, threads: int, device: int = 0,
+             precision: str = DEFAULT_PRECISION, batch: int | None = None, hint: str = LATENCY) -> None:
+        import onnxruntime as ort
+
+        self._check_precision(path, precision)
+        available = ort.get_available_providers()
+        if self.provider not in available:
+            raise PipelineError(
+                f"{path}: backend {self.name} needs ONNX Runtime's {self.provider} ({self.package}), but this "
+                f"onnxruntime {ort.__version__} offers only {', '.join(available)}"
             )
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -187,15 +222,18 @@ class OnnxRuntimeBackend(Backend):
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.log_severity_level = 3
-        providers: list[object] = ["CPUExecutionProvider"]
-        if "CUDAExecutionProvider" in ort.get_available_providers():
-            providers.insert(0, ("CUDAExecutionProvider", {"device_id": device}))
         try:
-            session = ort.InferenceSession(str(path), options, providers=providers)
+            session = ort.InferenceSession(str(path), options, providers=self._providers(precision, device))
         except Exception as exc:  # ORT raises its own exception types for unreadable or invalid models
             raise _model_error(path, "ONNX Runtime", exc) from None
-        # ORT falls back to the CPU when CUDA cannot start; report where it really runs.
-        self.device = f"CUDA:{device}" if session.get_providers()[0] == "CUDAExecutionProvider" else "CPU"
+        used = session.get_providers()
+        if used[0] != self.provider:
+            # ORT falls back to the next provider in silence when a GPU one cannot start (no GPU, no CUDA/cuDNN).
+            raise PipelineError(
+                f"{path}: backend {self.name}: ONNX Runtime could not start {self.provider} on device {device} "
+                f"(it fell back to {used[0]}): check the GPU and its CUDA/cuDNN/TensorRT libraries"
+            )
+        self.device = "CPU" if self.provider == "CPUExecutionProvider" else f"CUDA:{device}"
         self.precision = precision
         self.hint = hint
         self.inputs = [self._describe(path, arg) for arg in session.get_inputs()]
@@ -212,6 +250,48 @@ class OnnxRuntimeBackend(Backend):
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         return self._session.run(self._output_names, dict(feeds))  # type: ignore[union-attr,attr-defined]
+
+
+class OnnxRuntimeCudaBackend(OnnxRuntimeBackend):
+    """ONNX Runtime's CUDA execution provider (onnxruntime-gpu): fp32, and int8 models' QDQ graph as it is."""
+
+    name = "onnxruntime-cuda"
+    provider = "CUDAExecutionProvider"
+    package = "onnxruntime-gpu"
+
+    def _check_precision(self, path: str | os.PathLike[str], precision: str) -> None:
+        if float_precision(precision) != "fp32":
+            raise PipelineError(f"{path}: the model asks for {precision} ({PRECISION_KEY}); the CUDA provider runs "
+                                "the fp32 graph as it is: use --backend onnxruntime-tensorrt for fp16")
+
+    def _providers(self, precision: str, device: int) -> list[object]:
+        return [(self.provider, {"device_id": device}), "CPUExecutionProvider"]
+
+
+class OnnxRuntimeTensorRTBackend(OnnxRuntimeBackend):
+    """ONNX Runtime's TensorRT execution provider: fp32, fp16 (TensorRT's fp16 kernels), int8 (the QDQ
+    model's explicit quantization); CUDA, then the CPU, for what TensorRT does not take."""
+
+    name = "onnxruntime-tensorrt"
+    provider = "TensorrtExecutionProvider"
+    package = "onnxruntime-gpu with TensorRT"
+
+    @classmethod
+    def supports(cls, precision: str) -> bool:
+        return precision in _TRT_PRECISIONS
+
+    def _check_precision(self, path: str | os.PathLike[str], precision: str) -> None:
+        if precision not in _TRT_PRECISIONS:
+            raise PipelineError(f"{path}: the model asks for {precision} ({PRECISION_KEY}); the TensorRT provider "
+                                f"runs {', '.join(_TRT_PRECISIONS)}")
+
+    def _providers(self, precision: str, device: int) -> list[object]:
+        options = {"device_id": device, "trt_fp16_enable": precision == "fp16",
+                   "trt_int8_enable": precision == "int8"}
+        return [(self.provider, options), ("CUDAExecutionProvider", {"device_id": device}), "CPUExecutionProvider"]
+
+
+_TRT_PRECISIONS = ("fp32", "fp16", "int8")
 
 
 _OV_PRECISION = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
@@ -286,6 +366,8 @@ class OpenVinoBackend(Backend):
         self.precision = precision
         self.hint = hint
         self.streams = int(compiled.get_property("NUM_STREAMS"))
+        # THROUGHPUT: the plugin's optimal number, as benchmark_app. Measured: queueing a second request
+        # behind each stream (4 for 2 streams) was slower here (int8, batch 32: 83 vs 113 images/s).
         self.requests = max(1, int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))) if hint == THROUGHPUT else 1
         self.inputs = [self._describe(path, port) for port in compiled.inputs]
         self.outputs = [self._describe(path, port) for port in compiled.outputs]
@@ -334,13 +416,16 @@ class OpenVinoBackend(Backend):
             self._queue.wait_all()
 
 
-BACKENDS: dict[str, type[Backend]] = {cls.name: cls for cls in (OnnxRuntimeBackend, OpenVinoBackend)}
+BACKENDS: Dict[str, Type[Backend]] = {cls.name: cls for cls in (
+    OnnxRuntimeBackend, OpenVinoBackend, OnnxRuntimeCudaBackend, OnnxRuntimeTensorRTBackend)}
 BACKEND_CHOICES = (AUTO, *BACKENDS)
+GPU_BACKENDS = (OnnxRuntimeCudaBackend.name, OnnxRuntimeTensorRTBackend.name)
 
 
 def available_backends() -> list[str]:
-    """Names of the registered backends whose runtime is installed."""
-    return [name for name, cls in BACKENDS.items() if cls.installed()]
+    """Names of the registered backends that can run here: runtime installed (and, for a GPU backend,
+    its execution provider present)."""
+    return [name for name, cls in BACKENDS.items() if cls.usable()]
 
 
 def create_backend(name: str) -> Backend:

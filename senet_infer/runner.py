@@ -163,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     perf = parser.add_argument_group("performance")
     perf.add_argument("--loop", "-l", type=positive_int, default=1, help="timed runs per batch (default 1)")
     perf.add_argument("--warmup_count", "--warmup-count", type=non_negative_int, default=1,
-                      help="untimed runs before timing (default 1)")
+                      help="untimed runs before timing, per request in flight (default 1)")
     perf.add_argument("--device", "-d", type=_device_list, default=(0,),
                       help="device id, or a list (0,1): one process per device over its share of the inputs "
                            "(on the CPU the cores are divided between them)")
@@ -269,7 +269,7 @@ def report_lines(summary: RunSummary, display_all: bool = False) -> List[str]:
                  f"{summary.throughput}")
     lines.append(f"{_LOG_PREFIX}------------------------------------------------------")
     e = summary.extras
-    what = ("read + infer + write, whole run, model load excluded" if e.mode == "file"
+    what = ("read + infer + write, whole run, model load and warm-up excluded" if e.mode == "file"
             else "timed loop wall time, host overhead included")
     images = e.num_inputs if e.mode == "file" else e.batchsize * c.count
     lines.append(f"{_LOG_PREFIX}end-to-end images/s ({what}): {e.end_to_end_images_per_s:.1f} "
@@ -435,6 +435,13 @@ class _Flight:
             raise PipelineError(f"{self.backend.name} failed to run a batch: {exc}") from None
         self.check()
 
+    def warm_up(self, feeds: Dict[str, np.ndarray], count: int) -> None:
+        """``count`` untimed batches per request in flight (every stream's first run is untimed), then forget them."""
+        for _ in range(count * self.backend.requests):
+            self.submit(feeds, _Token(0.0, timed=False))
+        self.drain()
+        self.reset()
+
     def reset(self) -> None:
         """Forget the warm-up's timing."""
         with self.lock:
@@ -577,10 +584,7 @@ def run_pure(config: RunConfig, log: Callable[[str], None] = print, loaded: Opti
         flight.slots.release()
 
     flight = _Flight(backend, keep, slots=backend.requests)
-    for _ in range(config.warmup_count):
-        flight.submit(feeds, _Token(0.0, timed=False))
-    flight.drain()
-    flight.reset()
+    flight.warm_up(feeds, config.warmup_count)
     start = time.perf_counter()
     for i in range(config.loop):
         flight.submit(feeds, _Token(0.0, timed=True, index=i, keep=True))
@@ -859,11 +863,9 @@ def run_files(config: RunConfig, log: Callable[[str], None] = print, plan: Optio
     batches = _prefetch(read_batches(plan, loaded.inputs, stop), backend.requests + 1, stop)
     try:
         for index, (feeds, lo, real) in enumerate(batches):
-            if index == 0 and config.warmup_count:
-                for _ in range(config.warmup_count):
-                    flight.submit(feeds, _Token(0.0, timed=False))
-                flight.drain()
-                flight.reset()
+            if index == 0:
+                flight.warm_up(feeds, config.warmup_count)
+                start = time.perf_counter()  # the end-to-end clock starts after the warm-up, as in pure mode
             for i in range(config.loop):
                 keep = i == config.loop - 1
                 flight.submit(feeds, _Token(0.0, timed=True, index=index, lo=lo, real=real, keep=keep))

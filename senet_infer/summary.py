@@ -87,7 +87,7 @@ class Extras:
     batchsize: int = 0             # samples per run (the model's static batch)
     num_inputs: int = 0            # input files read (0 in pure mode)
     files_per_batch: int = 0
-    end_to_end_s: float = 0.0      # wall time: first read to last write (file mode) or the timed loop (pure)
+    end_to_end_s: float = 0.0      # wall time after the warm-up: to the last write (file mode) or of the timed loop (pure)
     end_to_end_images_per_s: float = 0.0
     result_dir: Optional[str] = None
     model: str = ""

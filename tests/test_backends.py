@@ -74,11 +74,59 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
 
 
 def test_registry_names_installed_and_unknown() -> None:
-    assert set(backends.BACKENDS) == {"onnxruntime", "openvino"}
+    assert set(backends.BACKENDS) == {"onnxruntime", "openvino", "onnxruntime-cuda", "onnxruntime-tensorrt"}
     assert backends.BACKEND_CHOICES[0] == "auto"
-    assert set(backends.available_backends()) == {"onnxruntime", "openvino"}
+    import onnxruntime as ort
+
+    gpu = {name for name in backends.GPU_BACKENDS if backends.BACKENDS[name].provider in ort.get_available_providers()}
+    assert set(backends.available_backends()) == {"onnxruntime", "openvino"} | gpu
     with pytest.raises(PipelineError, match="unknown backend 'tensorrt'"):
         backends.create_backend("tensorrt")
+
+
+@pytest.mark.parametrize("name,provider", [("onnxruntime-cuda", "CUDAExecutionProvider"),
+                                           ("onnxruntime-tensorrt", "TensorrtExecutionProvider")])
+def test_gpu_backend_without_its_provider_is_one_clear_line(name: str, provider: str, small: tuple[Path, np.ndarray],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import onnxruntime as ort
+
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    assert name not in backends.available_backends()
+    backend = backends.create_backend(name)  # onnxruntime is installed: the provider is checked at load
+    with pytest.raises(PipelineError) as err:
+        backend.load(small[0], threads=1)
+    message = str(err.value)
+    assert "\n" not in message and str(small[0]) in message and provider in message
+    assert "offers only CPUExecutionProvider" in message
+
+
+def test_gpu_backend_that_falls_back_to_the_cpu_is_refused(small: tuple[Path, np.ndarray],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """ONNX Runtime drops a provider that cannot start and runs on the next one in silence: refused by name."""
+    import onnxruntime as ort
+
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    real = ort.InferenceSession
+
+    def cpu_only(path: str, options: object, providers: list) -> object:
+        assert providers[0] == ("CUDAExecutionProvider", {"device_id": 1})
+        return real(path, options, providers=["CPUExecutionProvider"])
+
+    monkeypatch.setattr(ort, "InferenceSession", cpu_only)
+    with pytest.raises(PipelineError, match="could not start CUDAExecutionProvider on device 1 .*fell back to "
+                                            "CPUExecutionProvider"):
+        backends.create_backend("onnxruntime-cuda").load(small[0], threads=1, device=1)
+
+
+def test_gpu_backends_precisions(small: tuple[Path, np.ndarray], tmp_path: Path) -> None:
+    trt, cuda = backends.BACKENDS["onnxruntime-tensorrt"], backends.BACKENDS["onnxruntime-cuda"]
+    assert [p for p in ("fp32", "fp16", "bf16", "int8") if trt.supports(p)] == ["fp32", "fp16", "int8"]
+    assert [p for p in ("fp32", "fp16", "bf16", "int8") if cuda.supports(p)] == ["fp32", "int8"]
+    fp16 = with_precision(small[0], tmp_path / "fp16.onnx", "fp16")
+    with pytest.raises(PipelineError, match="use --backend onnxruntime-tensorrt for fp16"):
+        backends.create_backend("onnxruntime-cuda").load(fp16, threads=1, precision="fp16")
+    with pytest.raises(PipelineError, match="TensorRT provider runs fp32, fp16, int8"):
+        backends.create_backend("onnxruntime-tensorrt").load(fp16, threads=1, precision="bf16")
 
 
 def test_runtimes_are_imported_only_when_chosen(small: tuple[Path, np.ndarray]) -> None:
