@@ -498,6 +498,8 @@ def test_int8_chain_calibrates_converts_scores_and_measures(tmp_path: Path, demo
     assert fidelity["precision"] == "int8" and fidelity["enforced"] is False and fidelity["passed"] is True
     assert fidelity["calibration_note"] == accuracy["calibration_note"]
     assert {"top1_agreement", "top5_agreement", "min_cosine_similarity", "relative_error"} <= set(fidelity)
+    # Drift, not garbage: a wrongly compiled int8 model (seen with OpenVINO on several streams) agrees on no image.
+    assert fidelity["top1_agreement"] >= 0.5 and fidelity["min_cosine_similarity"] > 0.9, fidelity["summary"]
 
     perf = json.loads((tmp_path / "perf.json").read_text())
     assert [(r["precision"], r["batch_size"]) for r in perf["results"]] == [("fp32", 4), ("int8", 4)]
