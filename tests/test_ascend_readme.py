@@ -32,6 +32,7 @@ from typing import Dict, List
 import pytest
 
 from conftest import REPO
+from standins import NPU_SMI_TABLE
 
 CANN_PREFIX = "/usr/local/Ascend/"
 WEIGHTS = "./se_resnet50-ce0d4300.pth"
@@ -46,19 +47,6 @@ GUIDE_INFER = shlex.split(
     "--output ./ --output_dirname result --outfmt TXT")
 GUIDE_PERF = shlex.split("python3 -m ais_bench --model=./se_resnet50_fp16_bs32.om --loop=20 --batchsize=32")
 
-NPU_SMI_TABLE = """\
-cat <<'TABLE'
-+-------------------+-----------------+------------------------------------------------------+
-| npu-smi 22.0.0                      Version: 22.0.2                                        |
-+-------------------+-----------------+------------------------------------------------------+
-| NPU     Name      | Health          | Power(W)     Temp(C)           Hugepages-Usage(page) |
-| Chip    Device    | Bus-Id          | AICore(%)    Memory-Usage(MB)                        |
-+===================+=================+======================================================+
-| 0       310P3     | OK              | 15.8         42                0    / 0              |
-| 0       0         | 0000:82:00.0    | 0            1074 / 21534                            |
-+===================+=================+======================================================+
-TABLE
-"""
 # Every stand-in appends one line per call: its name and its arguments, tab-separated.
 RECORD = """{ printf '%s' "$(basename "$0")"; printf '\\t%s' "$@"; printf '\\n'; } >> "$STANDIN_LOG"\n"""
 HOST_PYTHON = """\

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
+from standins import NPU_SMI_TABLE
 
 pytestmark = pytest.mark.slow
 
@@ -156,18 +157,7 @@ STAND_IN_ATC = """\
 echo "atc $*" >> "$STANDIN_LOG"
 for arg in "$@"; do case "$arg" in --output=*) touch "${arg#--output=}.om";; esac; done
 """
-STAND_IN_NPU_SMI = """\
-#!/usr/bin/env bash
-cat <<'TABLE'
-+-------------------+-----------------+------------------------------------------------------+
-| NPU     Name      | Health          | Power(W)     Temp(C)           Hugepages-Usage(page) |
-| Chip    Device    | Bus-Id          | AICore(%)    Memory-Usage(MB)                        |
-+===================+=================+======================================================+
-| 0       310P3     | OK              | 15.8         42                0    / 0              |
-| 0       0         | 0000:82:00.0    | 0            1074 / 21534                            |
-+===================+=================+======================================================+
-TABLE
-"""
+STAND_IN_NPU_SMI = "#!/usr/bin/env bash\n" + NPU_SMI_TABLE
 STAND_IN_AIS_BENCH = """\
 import os, sys
 import numpy as np
