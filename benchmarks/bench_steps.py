@@ -6,7 +6,7 @@
 Runs ``run_infer.sh --offline --demo-images N --batch-size 32`` (plus the arguments after ``--``) in a fresh
 work folder, then reads the driver's own per-step wall times (``<work>/.run_infer/timings.json``). A step
 that works per image (dataset generation, preprocess, infer, metric) is projected linearly; fidelity
-linearly up to its default subset of 1,000 images and flat beyond; the others (weights, export,
+linearly up to its default subset of 500 images and flat beyond; the others (weights, export,
 calibrate, convert, perf) are fixed costs. ``--table-only`` prints the table of an existing work folder.
 """
 

@@ -25,7 +25,7 @@ from .precision import is_reduced
 
 # The project's tolerance for any fp32 backend vs PyTorch fp32, per image, through the whole pipeline.
 FP32_RELATIVE_TOLERANCE = 1e-4
-DEFAULT_MAX_IMAGES = 1000  # larger sets are checked on this many evenly spaced images by default
+DEFAULT_MAX_IMAGES = 500  # larger sets are checked on this many evenly spaced images by default
 REFERENCE_BATCH = 32
 
 FidelityReport = Agreement  # one report type for every comparison of two sets of logits

@@ -81,7 +81,7 @@ def test_smoke_run_writes_every_artefact(smoke_run, runner_writes_summary: bool)
                                    "infer", "metric", "fidelity"], start=1):
         assert f"[{number}/11] {step}" in out
     assert "not needed at fp32" in out and not (work / "se_resnet50_int8_deploy_model.onnx").exists()
-    assert "fidelity on all 8 images (default: all up to 1,000)" in out
+    assert "fidelity on all 8 images (default: all up to 500)" in out
     timings = json.loads((work / ".run_infer" / "timings.json").read_text())
     assert timings["images"] == 8 and [s["name"] for s in timings["steps"]][:3] == ["weights", "dataset", "preprocess"]
     assert all(s["seconds"] >= 0 for s in timings["steps"]) and {s["name"]: s["ran"] for s in timings["steps"]}["infer"]
