@@ -233,7 +233,7 @@ def test_calibration_and_fidelity_subsets_are_evenly_spaced(tmp_path: Path, caps
     assert (plan.batch, plan.batch_num, len(plan.images)) == (10, 1, 10) and not plan.from_evaluation
     assert "also scored" not in plan.note(str)
 
-    assert fidelity_selection(driver()) == ("fidelity on 1,000 of 1,500 images, evenly spaced (default for more "
-                                            "than 1,000; --fidelity-all checks every image)")
+    assert fidelity_selection(driver()) == ("fidelity on 500 of 1,500 images, evenly spaced (default for more "
+                                            "than 500; --fidelity-all checks every image)")
     assert fidelity_selection(driver("--fidelity-all")) == "fidelity on all 1,500 images (--fidelity-all)"
     assert fidelity_selection(driver("--fidelity-images", "10")).startswith("fidelity on 10 of 1,500 images")
