@@ -161,26 +161,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parse_choices(option: str, text: str, known: Sequence[str], what: str) -> Tuple[str, ...]:
+    """A comma-separated subset of ``known``, in ``known``'s order; one error line naming the unknown ones."""
+    chosen = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in chosen if s not in known]
+    if unknown or not chosen:
+        raise PipelineError(f"{option}: unknown {what}(s) {', '.join(unknown) or '(none given)'}; "
+                            f"choose from {','.join(known)}")
+    return tuple(s for s in known if s in chosen)
+
+
 def parse_steps(text: str) -> Tuple[str, ...]:
     """``--steps``: known names, in the table's order."""
-    chosen = [s.strip() for s in text.split(",") if s.strip()]
-    unknown = [s for s in chosen if s not in STEP_NAMES]
-    if unknown or not chosen:
-        raise PipelineError(f"--steps: unknown step(s) {', '.join(unknown) or '(none given)'}; "
-                            f"choose from {','.join(STEP_NAMES)}")
-    return tuple(s for s in STEP_NAMES if s in chosen)
+    return _parse_choices("--steps", text, STEP_NAMES, "step")
 
 
 def parse_precisions(text: Optional[str]) -> Optional[Tuple[str, ...]]:
     """``--perf-precisions``: known names, in the order of :data:`PRECISIONS`; None when not given."""
-    if text is None:
-        return None
-    chosen = [s.strip() for s in text.split(",") if s.strip()]
-    unknown = [s for s in chosen if s not in PRECISIONS]
-    if unknown or not chosen:
-        raise PipelineError(f"--perf-precisions: unknown precision(s) {', '.join(unknown) or '(none given)'}; "
-                            f"choose from {','.join(PRECISIONS)}")
-    return tuple(p for p in PRECISIONS if p in chosen)
+    return None if text is None else _parse_choices("--perf-precisions", text, PRECISIONS, "precision")
 
 
 def parse_sizes(text: str) -> Tuple[int, ...]:

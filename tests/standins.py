@@ -14,3 +14,15 @@ cat <<'TABLE'
 +===================+=================+======================================================+
 TABLE
 """
+
+# Python lines for a stand-in ais_bench: ``value("--name")`` reads ``--name v`` or ``--name=v`` from argv.
+ARGV_VALUE = """\
+args = sys.argv[1:]
+def value(name):
+    for i, a in enumerate(args):
+        if a == name:
+            return args[i + 1]
+        if a.startswith(name + "="):
+            return a.split("=", 1)[1]
+    return None
+"""

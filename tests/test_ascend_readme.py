@@ -32,7 +32,7 @@ from typing import Dict, List
 import pytest
 
 from conftest import REPO
-from standins import NPU_SMI_TABLE
+from standins import ARGV_VALUE, NPU_SMI_TABLE
 
 CANN_PREFIX = "/usr/local/Ascend/"
 WEIGHTS = "./se_resnet50-ce0d4300.pth"
@@ -74,14 +74,7 @@ with open(os.environ["STANDIN_LOG"], "a") as log:
     log.write("\\t".join(["ais_bench"] + sys.argv[1:]) + "\\n")
 if "ASCEND_TOOLKIT_HOME" not in os.environ:
     sys.exit("[ERROR] libascendcl.so: cannot open shared object file (set_env.sh not sourced)")
-args = sys.argv[1:]
-def value(name):
-    for i, a in enumerate(args):
-        if a == name:
-            return args[i + 1]
-        if a.startswith(name + "="):
-            return a.split("=", 1)[1]
-    return None
+""" + ARGV_VALUE + """\
 if not os.path.isfile(value("--model")):
     sys.exit("[ERROR] model file not found: " + value("--model"))
 batch = int(value("--batchsize") or 1)

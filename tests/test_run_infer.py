@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from standins import NPU_SMI_TABLE
+from standins import ARGV_VALUE, NPU_SMI_TABLE
 
 pytestmark = pytest.mark.slow
 
@@ -163,14 +163,7 @@ import os, sys
 import numpy as np
 with open(os.environ["STANDIN_LOG"], "a") as log:
     log.write("ais_bench " + " ".join(sys.argv[1:]) + "\\n")
-args = sys.argv[1:]
-def value(name):
-    for i, a in enumerate(args):
-        if a == name:
-            return args[i + 1]
-        if a.startswith(name + "="):
-            return a.split("=", 1)[1]
-    return None
+""" + ARGV_VALUE + """\
 if value("--input"):
     out = os.path.join(value("--output"), value("--output_dirname"))
     os.makedirs(out, exist_ok=True)
