@@ -8,7 +8,7 @@ A backend loads one model file, describes its inputs and outputs, and runs one b
 
 or keeps several batches in flight (``backend.requests`` of them; 1 for a synchronous runtime):
 
-    backend.start(on_done)                 # on_done(token, outputs, latency_s, d2h_s)
+    backend.start(on_done)                 # on_done(token, outputs, latency_s, d2h_s, finished)
     backend.submit({"image": batch}, token)
     backend.wait_all()
 
@@ -49,9 +49,10 @@ THROUGHPUT = "throughput"
 LATENCY = "latency"
 HINTS = (THROUGHPUT, LATENCY)
 
-# on_done(token, outputs, latency_s, d2h_s): outputs are arrays the caller may keep; d2h_s is the time
-# spent copying them out of the runtime's buffers, None when the runtime hands over fresh arrays.
-DoneCallback = Callable[[Any, List[np.ndarray], float, Optional[float]], None]
+# on_done(token, outputs, latency_s, d2h_s, finished): outputs are arrays the caller may keep; d2h_s is the
+# time spent copying them out of the runtime's buffers, None when the runtime hands over fresh arrays;
+# finished is when the runtime finished the batch (time.perf_counter()), which may be before on_done is called.
+DoneCallback = Callable[[Any, List[np.ndarray], float, Optional[float], float], None]
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,8 @@ class Backend(ABC):
         """Run one batch; outputs in the order of :attr:`outputs`, each a fresh array the caller may keep."""
 
     def start(self, on_done: DoneCallback) -> None:
-        """Prepare :meth:`submit`; ``on_done`` is called once per submitted batch, possibly from another thread."""
+        """Prepare :meth:`submit`; ``on_done`` is called once per submitted batch, from
+        :meth:`submit` or :meth:`wait_all` (on the thread that calls them) or from the runtime's own thread."""
         self._on_done = on_done
 
     def submit(self, feeds: Mapping[str, np.ndarray], token: Any) -> None:
@@ -134,7 +136,8 @@ class Backend(ABC):
         assert self._on_done is not None, "start() first"
         t0 = time.perf_counter()
         outputs = self.run(feeds)
-        self._on_done(token, outputs, time.perf_counter() - t0, None)
+        finished = time.perf_counter()
+        self._on_done(token, outputs, finished - t0, None, finished)
 
     def wait_all(self) -> None:
         """Return when every submitted batch is done."""
@@ -310,6 +313,7 @@ class OpenVinoBackend(Backend):
         self._compiled = None
         self._request = None
         self._queue = None
+        self._pending: dict[int, tuple[Any, float]] = {}  # request id -> (token, start) of its batch, not handed over
         self._ports: list[object] = []
 
     @classmethod
@@ -403,24 +407,39 @@ class OpenVinoBackend(Backend):
         import openvino as ov
 
         super().start(on_done)
+        # No Python callback on the queue: the runtime's threads never take the GIL. Measured with OpenVINO
+        # 2026.4.1: with a Python callback, freeing the compiled model right after wait_all() hung in 3 of 10
+        # runs (its destructor joins a stream thread that still waits for the GIL the freeing thread holds).
+        # Finished batches are handed over here instead, on the submitting thread (see submit/wait_all).
         self._queue = ov.AsyncInferQueue(self._compiled, self.requests)
-        n_outputs = len(self._ports)
+        self._pending.clear()
 
-        def finished(request: Any, token: Any) -> None:
-            # The request's output buffers are reused by its next batch: copy them out (the D2H).
-            t0 = time.perf_counter()
-            outputs = [np.array(request.get_output_tensor(i).data, copy=True) for i in range(n_outputs)]
-            on_done(token, outputs, request.latency / 1000.0, time.perf_counter() - t0)
-
-        self._queue.set_callback(finished)  # type: ignore[attr-defined]
+    def _hand_over(self, request_id: int) -> None:
+        """Copy out a finished request's outputs (its buffers serve its next batch) and report them."""
+        token, started = self._pending.pop(request_id)
+        request = self._queue[request_id]  # type: ignore[index]
+        latency = request.latency / 1000.0  # the runtime's own start-to-finish time of this request
+        t0 = time.perf_counter()
+        outputs = [np.array(request.get_output_tensor(i).data, copy=True) for i in range(len(self._ports))]
+        self._on_done(token, outputs, latency, time.perf_counter() - t0, min(started + latency, t0))  # type: ignore[misc]
 
     def submit(self, feeds: Mapping[str, np.ndarray], token: Any) -> None:
+        # Wait (GIL released) for the first request to finish, hand over its batch, start this one on it:
+        # start_async takes the same request, the first idle one, as only this thread starts batches.
+        request_id = self._queue.get_idle_request_id()  # type: ignore[union-attr]
+        if request_id in self._pending:
+            self._hand_over(request_id)
+        started = time.perf_counter()
         # share_inputs: the runner keeps each batch alive and unchanged until its on_done.
-        self._queue.start_async(dict(feeds), token, share_inputs=True)  # type: ignore[union-attr]
+        self._queue.start_async(dict(feeds), None, share_inputs=True)  # type: ignore[union-attr]
+        self._pending[request_id] = (token, started)
 
     def wait_all(self) -> None:
-        if self._queue is not None:
-            self._queue.wait_all()
+        if self._queue is None:
+            return
+        self._queue.wait_all()
+        for request_id in list(self._pending):  # in the order the batches were started
+            self._hand_over(request_id)
 
 
 BACKENDS: Dict[str, Type[Backend]] = {cls.name: cls for cls in (

@@ -370,7 +370,11 @@ class _Token:
 
 
 class _Flight:
-    """Keeps up to ``backend.requests`` batches in flight, records their timing, hands outputs on."""
+    """Keeps up to ``backend.requests`` batches in flight, records their timing, hands outputs on.
+
+    A slot is held from submission until the outputs are handed on (written, in file mode); a backend may
+    hand a finished batch over only at its next submit, so ``slots`` must exceed ``backend.requests``.
+    """
 
     def __init__(self, backend: backends.Backend, on_outputs: Callable[[_Token, List[np.ndarray]], None],
                  slots: int) -> None:
@@ -385,8 +389,8 @@ class _Flight:
         self.kept: Optional[Tuple[_Token, List[np.ndarray]]] = None
         backend.start(self._done)
 
-    def _done(self, token: _Token, outputs: List[np.ndarray], latency_s: float, d2h_s: Optional[float]) -> None:
-        completed = time.perf_counter()
+    def _done(self, token: _Token, outputs: List[np.ndarray], latency_s: float, d2h_s: Optional[float],
+              completed: float) -> None:
         token.feeds = None
         try:
             if token.timed:
@@ -583,7 +587,8 @@ def run_pure(config: RunConfig, log: Callable[[str], None] = print, loaded: Opti
         flight.kept = (token, outputs)
         flight.slots.release()
 
-    flight = _Flight(backend, keep, slots=backend.requests)
+    # One slot more than requests: a backend may hand a finished batch over only at its next submit.
+    flight = _Flight(backend, keep, slots=backend.requests + 1)
     flight.warm_up(feeds, config.warmup_count)
     start = time.perf_counter()
     for i in range(config.loop):

@@ -8,8 +8,11 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -49,13 +52,56 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = [i for i in items if i not in left_out]
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux /proc), children before grandchildren."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (name)": state, ppid, ...
+            parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, queue = [], [pid]
+    while queue:
+        children = parents.get(queue.pop(0), [])
+        found += children
+        queue += children
+    return found
+
+
+def run_guarded(command: Sequence[str], *, timeout: float, stdin: str | None = None, **kwargs: object,
+                ) -> subprocess.CompletedProcess[str]:
+    """``subprocess.run(command, capture_output=True, text=True)`` that, on a timeout, makes every Python
+    below it print where each of its threads stands (faulthandler on SIGABRT) before it is killed, and
+    fails with the tails of both streams: a hang in CI then says where it hung."""
+    env = {**(kwargs.pop("env", None) or os.environ), "PYTHONFAULTHANDLER": "1"}  # type: ignore[arg-type]
+    proc = subprocess.Popen(list(command), stdin=subprocess.PIPE if stdin is not None else None,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            **kwargs)  # type: ignore[call-overload]
+    try:
+        out, err = proc.communicate(stdin, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        below = descendants(proc.pid)
+        for pid in [*reversed(below), proc.pid]:  # the deepest first, so that its parent still relays its dump
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGABRT)
+                time.sleep(0.5)
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            for pid in [proc.pid, *below]:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            out, err = proc.communicate()
+        raise AssertionError(f"timed out after {timeout:.0f} s: {' '.join(map(str, command))}\n"
+                             f"--- stdout (tail)\n{out[-6000:]}\n--- stderr (tail, with the hung threads)\n"
+                             f"{err[-12000:]}") from None
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
 def run_script(script: str, *args: object, cwd: Path | None = None, check: bool = True,
                env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess[str]:
     """Run a top-level script as a user would (``python3 <script> args``) and capture its output."""
-    proc = subprocess.run(
-        [sys.executable, str(REPO / script), *map(str, args)],
-        cwd=cwd or REPO, capture_output=True, text=True, env=env, timeout=timeout,
-    )
+    proc = run_guarded([sys.executable, str(REPO / script), *map(str, args)], cwd=cwd or REPO, env=env,
+                       timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"{script} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
     return proc

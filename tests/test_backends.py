@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -264,7 +265,9 @@ def test_real_model_fp32_backends_agree_and_bf16_drift(dynamic_onnx: Path, tmp_p
 
 @pytest.mark.parametrize("name", ["onnxruntime", "openvino"])
 def test_submitted_batches_come_back_to_their_own_token(name: str, small: tuple[Path, np.ndarray]) -> None:
-    """Throughput hint: several batches in flight; each on_done gets its own batch's outputs, once."""
+    """Throughput hint: several batches in flight; each on_done gets its own batch's outputs, once, on the
+    thread that submits: no Python runs on the runtime's threads (with a Python callback there, freeing an
+    OpenVINO model right after wait_all() could hang, its destructor joining a thread that waits for the GIL)."""
     import threading
 
     path, weights = small
@@ -272,10 +275,13 @@ def test_submitted_batches_come_back_to_their_own_token(name: str, small: tuple[
     backend.load(path, threads=2, hint=backends.THROUGHPUT)
     assert backend.hint == "throughput" and backend.requests >= 1 and backend.streams >= 1
     done: dict[int, np.ndarray] = {}
+    threads: set[int] = set()
     lock = threading.Lock()
 
-    def on_done(token: int, outputs: list, latency_s: float, d2h_s: object) -> None:
+    def on_done(token: int, outputs: list, latency_s: float, d2h_s: object, finished: float) -> None:
         assert latency_s >= 0 and (d2h_s is None) == (name == "onnxruntime")
+        assert submitted[token] < finished <= time.perf_counter()
+        threads.add(threading.get_ident())
         with lock:
             assert token not in done
             done[token] = outputs[0]
@@ -283,10 +289,12 @@ def test_submitted_batches_come_back_to_their_own_token(name: str, small: tuple[
     backend.start(on_done)
     rng = np.random.default_rng(4)
     batches = {i: rng.integers(0, 256, (4, 8, 8, 3), dtype=np.uint8) for i in range(12)}
+    submitted: dict[int, float] = {}
     for token, batch in batches.items():
+        submitted[token] = time.perf_counter()
         backend.submit({INPUT_NAME: batch}, token)
     backend.wait_all()
-    assert sorted(done) == list(batches)
+    assert sorted(done) == list(batches) and threads == {threading.get_ident()}
     for token, batch in batches.items():
         np.testing.assert_allclose(done[token], reference(batch, weights), rtol=1e-5, atol=1e-3)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, run_guarded
 from standins import ARGV_VALUE, NPU_SMI_TABLE
 
 pytestmark = pytest.mark.slow
@@ -28,8 +28,8 @@ GUIDE_AIS_BENCH = ("--model ./se_resnet50_fp16_bs32.om --batchsize 32 --input ./
 
 def run_infer(work: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "PYTHON": sys.executable, **(env or {})}
-    return subprocess.run(["bash", str(REPO / "run_infer.sh"), "--work-dir", str(work), *args],
-                          cwd=work, capture_output=True, text=True, env=full_env, timeout=1500)
+    return run_guarded(["bash", str(REPO / "run_infer.sh"), "--work-dir", str(work), *args], cwd=work, env=full_env,
+                       timeout=900)
 
 
 SMOKE = ("--offline", "--demo-images", "8", "--batch-size", "4", "--perf-batch-sizes", "1,4", "--perf-loop", "2",
@@ -436,7 +436,7 @@ def test_awkward_folder_names_and_owned_result_folder(smoke_run, tmp_path: Path)
     (work / "result" / "stray_0.txt").write_text("0.0 " * 1000)  # not this run's: must not be scored
     proc = start_run_infer(Path("-wörk ü"), f"--data-dir={images}", f"--label-file={labels}", "--force",
                            "--steps", "preprocess,infer,metric", *SMOKE, cwd=parent)
-    out, _ = proc.communicate(timeout=1500)
+    out, _ = proc.communicate(timeout=900)
     assert proc.returncode == 0, out[-4000:]
     assert f"$ python3 {REPO / 'imagenet_torch_preprocess.py'} {shlex.quote(str(images))} ./data/ImageNet_bin" in out
     assert f"{shlex.quote(str(labels))} ./ accuracy_result.json" in out
