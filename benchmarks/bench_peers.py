@@ -13,7 +13,9 @@ quantizer, calibrated on the first batch), and both converted with AIPP for batc
 * PyTorch eager fp32 (``torch.inference_mode``, all cores) on the float batch;
 * ONNX Runtime fp32 and int8 on the dynamic models (float batch);
 * OpenVINO ``benchmark_app`` fp32 and int8 on the converted AIPP models (``-hint throughput``,
-  ``-infer_precision f32`` so that an fp32 model is not run as bf16 on AMX CPUs);
+  ``-infer_precision f32`` so that an fp32 model is not run as bf16 on AMX CPUs), and int8 again with
+  ``-nstreams 1``, as ``ais_infer.py`` runs int8 (``benchmarks/check_openvino.py``: several streams gave
+  wrong int8 outputs);
 * ``ais_infer.py`` fp32 and int8 on the same converted models, pure mode (``--loop``) and file mode
   (the uint8 ``.bin`` inputs, TXT results; end-to-end images/s, file reads and writes included);
 * bf16 on OpenVINO, where the CPU has bf16 (``avx512_bf16`` or AMX): ``benchmark_app -infer_precision
@@ -172,6 +174,8 @@ class Peers:
             peers[f"ONNX Runtime {precision}"] = lambda p=precision: self.onnxruntime(p)
         for precision in ("fp32", "int8") + (("bf16",) if self.bf16 else ()):
             peers[f"benchmark_app {precision}"] = lambda p=precision: self.benchmark_app(p)
+            if precision == "int8":  # as ais_infer.py runs int8 on OpenVINO (several streams gave wrong outputs)
+                peers["benchmark_app 1-stream int8"] = lambda: self.benchmark_app("int8", streams=1)
             peers[f"ais_infer.py pure {precision}"] = lambda p=precision: self.ais_infer(p, files=False)
             peers[f"ais_infer.py file {precision}"] = lambda p=precision: self.ais_infer(p, files=True)
         if self.torch_cuda:
@@ -228,12 +232,12 @@ class Peers:
             session.run(None, feed)  # type: ignore[attr-defined]
         return self.loop * len(self.art.floats) / (time.perf_counter() - start)
 
-    def benchmark_app(self, precision: str) -> float:
+    def benchmark_app(self, precision: str, streams: Optional[int] = None) -> float:
         tool = Path(sys.executable).with_name("benchmark_app")
-        proc = subprocess.run([str(tool), "-m", str(self.art.converted[precision]), "-d", "CPU", "-hint", "throughput",
-                               "-infer_precision", "bf16" if precision == "bf16" else "f32",
-                               "-niter", str(max(self.loop, 2))],
-                              capture_output=True, text=True)
+        command = [str(tool), "-m", str(self.art.converted[precision]), "-d", "CPU", "-hint", "throughput",
+                   "-infer_precision", "bf16" if precision == "bf16" else "f32", "-niter", str(max(self.loop, 2))]
+        command += ["-nstreams", str(streams)] if streams else []
+        proc = subprocess.run(command, capture_output=True, text=True)
         found = re.search(r"Throughput:\s+([0-9.]+)\s+FPS", proc.stdout)
         if proc.returncode != 0 or not found:
             raise RuntimeError(f"benchmark_app failed ({proc.returncode}): {(proc.stderr or proc.stdout)[-500:]}")

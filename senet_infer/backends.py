@@ -407,10 +407,11 @@ class OpenVinoBackend(Backend):
         import openvino as ov
 
         super().start(on_done)
-        # No Python callback on the queue: the runtime's threads never take the GIL. Measured with OpenVINO
-        # 2026.4.1: with a Python callback, freeing the compiled model right after wait_all() hung in 3 of 10
-        # runs (its destructor joins a stream thread that still waits for the GIL the freeing thread holds).
-        # Finished batches are handed over here instead, on the submitting thread (see submit/wait_all).
+        # No Python callback on the queue: the runtime's threads never take the GIL. With OpenVINO 2026.4.1 and
+        # a Python callback, freeing the model right after wait_all() sometimes hung for good (in CI, and here
+        # on a busy machine; benchmarks/check_openvino.py): gdb showed the compiled model's destructor joining a
+        # stream thread that was waiting for the GIL, held by the freeing thread. Finished batches are
+        # handed over on the submitting thread instead (see submit/wait_all).
         self._queue = ov.AsyncInferQueue(self._compiled, self.requests)
         self._pending.clear()
 
