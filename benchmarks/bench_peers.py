@@ -14,7 +14,7 @@ quantizer, calibrated on the first batch), and both converted with AIPP for batc
 * ONNX Runtime fp32 and int8 on the dynamic models (float batch);
 * OpenVINO ``benchmark_app`` fp32 and int8 on the converted AIPP models (``-hint throughput``,
   ``-infer_precision f32`` so that an fp32 model is not run as bf16 on AMX CPUs), and int8 again with
-  ``-nstreams 1``, as ``ais_infer.py`` runs int8 (``benchmarks/check_openvino.py``: several streams gave
+  ``-hint none -nstreams 1``, as ``ais_infer.py`` runs int8 (``benchmarks/check_openvino.py``: several streams gave
   wrong int8 outputs);
 * ``ais_infer.py`` fp32 and int8 on the same converted models, pure mode (``--loop``) and file mode
   (the uint8 ``.bin`` inputs, TXT results; end-to-end images/s, file reads and writes included);
@@ -234,9 +234,10 @@ class Peers:
 
     def benchmark_app(self, precision: str, streams: Optional[int] = None) -> float:
         tool = Path(sys.executable).with_name("benchmark_app")
-        command = [str(tool), "-m", str(self.art.converted[precision]), "-d", "CPU", "-hint", "throughput",
+        # benchmark_app takes -nstreams only with -hint none (its rule, not OpenVINO's)
+        hint = ["-hint", "none", "-nstreams", str(streams)] if streams else ["-hint", "throughput"]
+        command = [str(tool), "-m", str(self.art.converted[precision]), "-d", "CPU", *hint,
                    "-infer_precision", "bf16" if precision == "bf16" else "f32", "-niter", str(max(self.loop, 2))]
-        command += ["-nstreams", str(streams)] if streams else []
         proc = subprocess.run(command, capture_output=True, text=True)
         found = re.search(r"Throughput:\s+([0-9.]+)\s+FPS", proc.stdout)
         if proc.returncode != 0 or not found:

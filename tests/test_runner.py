@@ -547,19 +547,6 @@ def test_full_disk_stops_with_one_line_and_no_partial_file(tmp_path: Path) -> No
     assert not (tmp_path / "r_summary.json").exists()
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes into read-only folders")
-def test_read_only_result_folder(bs32, inputs37, tmp_path: Path, capsys) -> None:
-    model, _ = bs32
-    (tmp_path / "r").mkdir()
-    os.chmod(tmp_path / "r", 0o555)
-    try:
-        line = user_error(capsys, "-m", model, "-i", inputs37[0], "-o", tmp_path, "--output_dirname", "r",
-                          "--backend", "onnxruntime")
-    finally:
-        os.chmod(tmp_path / "r", 0o755)
-    assert str(tmp_path / "r") in line and "not writable" in line
-
-
 def test_killed_run_leaves_no_truncated_result(tmp_path: Path) -> None:
     """SIGKILL in the middle of writing: every file under a final name is complete."""
     model = tmp_path / "wide.onnx"
