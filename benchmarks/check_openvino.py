@@ -94,16 +94,25 @@ print("freed")
 """
 
 
-def streams_row(model: Path, bins: Path, streams: int, hint: str, loads: int, timeout: float) -> List[str]:
+def load_errors(model: Path, bins: Path, streams: int, hint: str, loads: int, timeout: float) -> List[float]:
+    """One process's relative error per load; raises RuntimeError with the child's last line if it fails."""
     proc = subprocess.run([sys.executable, "-c", STREAMS_CHILD, str(model), str(bins), str(streams), hint,
                            str(loads)], capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["exit " + str(proc.returncode)])[-1]
-        return [model.name, str(streams), hint, "-", "-", f"failed: {last[:80]}"]
-    errors = [float(line) for line in proc.stdout.split()]
+        raise RuntimeError((proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1][:80])
+    return [float(line) for line in proc.stdout.split()]
+
+
+def streams_row(model: Path, bins: Path, streams: int, hint: str, args: argparse.Namespace) -> List[str]:
+    """``args.processes`` fresh processes of ``args.loads`` loads each, as one table row."""
+    head = [model.name, str(streams), hint]
+    try:
+        errors = [e for _ in range(args.processes)
+                  for e in load_errors(model, bins, streams, hint, args.loads, 10 * args.timeout)]
+    except RuntimeError as exc:
+        return head + ["-", "-", f"failed: {exc}"]
     wrong = sum(e > WRONG for e in errors)
-    return [model.name, str(streams), hint, f"{wrong} of {len(errors)}", f"{max(errors):.2e}",
-            "wrong outputs" if wrong else "ok"]
+    return head + [f"{wrong} of {len(errors)}", f"{max(errors):.2e}", "wrong outputs" if wrong else "ok"]
 
 
 def teardown_row(model: Path, callback: str, runs: int, timeout: float) -> List[str]:
@@ -146,15 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(f"CPU: {cpu_model()}; OpenVINO {ov.get_version()}\n")
     configs = [(args.int8, 2, "f32"), (args.int8, 1, "f32"), (args.fp32, 2, "f32"), (args.fp32, 2, "bf16")]
-    rows = []
-    for model, streams, hint in configs:
-        per_process = [streams_row(model, args.bins, streams, hint, args.loads, 10 * args.timeout)
-                       for _ in range(args.processes)]
-        counts = [r[3].split(" of ") for r in per_process if r[3] != "-"]
-        wrong, total = sum(int(c[0]) for c in counts), sum(int(c[1]) for c in counts)
-        worst = max((float(r[4]) for r in per_process if r[4] != "-"), default=float("nan"))
-        verdict = next((r[5] for r in per_process if r[5].startswith("failed")), "wrong outputs" if wrong else "ok")
-        rows.append([model.name, str(streams), hint, f"{wrong} of {total}", f"{worst:.2e}", verdict])
+    rows = [streams_row(model, args.bins, streams, hint, args) for model, streams, hint in configs]
     print("All batches in flight at once vs one synchronous request (THROUGHPUT hint, the given streams):\n")
     print(table(["model", "streams", "precision hint", "wrong loads", "max rel err", "verdict"], rows))
     print("\nFreeing the queue and the compiled model right after wait_all():\n")
