@@ -20,9 +20,12 @@ quantizer, calibrated on the first batch), and both converted with AIPP for batc
   (the uint8 ``.bin`` inputs, TXT results; end-to-end images/s, file reads and writes included);
 * bf16 on OpenVINO, where the CPU has bf16 (``avx512_bf16`` or AMX): ``benchmark_app -infer_precision
   bf16`` and ``ais_infer.py`` on the model converted with ``--precision_mode=bf16``;
-* on an NVIDIA GPU, when ONNX Runtime offers its CUDA/TensorRT providers: ``ais_infer.py`` pure mode with
-  ``--backend onnxruntime-cuda`` (fp32, int8) and ``onnxruntime-tensorrt`` (fp32, fp16, int8), and
-  PyTorch eager fp32 on CUDA. Columns that cannot run here are listed under the table with the reason.
+* on an NVIDIA GPU, when ONNX Runtime offers its CUDA/TensorRT providers: ``ais_infer.py`` with
+  ``--backend onnxruntime-cuda`` and ``onnxruntime-tensorrt`` (fp32, fp16, int8), pure mode and file mode
+  (file mode gives the drift), and PyTorch eager fp32 and fp16 on CUDA (TF32 off, as ``onnxruntime-cuda``
+  runs fp32). Columns that cannot run here, or that fail in their first round (a provider whose libraries
+  are missing), are listed under the table with the reason. ``--gpu-only`` runs the GPU columns alone
+  (PyTorch fp32 on the CPU still gives the drift reference, untimed).
 
 Prints a Markdown table (median images/s, ratio to the best peer of the same precision and device,
 ratio of int8/bf16 to fp32 on the same engine, drift vs PyTorch fp32 on the first batch of images)
@@ -58,7 +61,8 @@ from senet_infer.summary import load_summary, summary_path_for  # noqa: E402
 GPU = "GPU:"  # prefix of the GPU rows
 CPU_FEATURES = ("avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8", "amx_bf16")
 BF16_FEATURES = ("avx512_bf16", "amx_bf16")
-GPU_PEERS = (("onnxruntime-cuda", ("fp32", "int8")), ("onnxruntime-tensorrt", ("fp32", "fp16", "int8")))
+GPU_PEERS = (("onnxruntime-cuda", ("fp32", "fp16", "int8")), ("onnxruntime-tensorrt", ("fp32", "fp16", "int8")))
+REFERENCE = "PyTorch eager fp32"
 
 
 def cpu_flags() -> List[str]:
@@ -109,10 +113,24 @@ def gpu_status() -> Tuple[List[str], List[str]]:
         import torch
 
         if not torch.cuda.is_available():
-            skipped.append("PyTorch eager CUDA fp32: skipped, torch.cuda.is_available() is False (no GPU or CPU-only torch)")
+            skipped.append("PyTorch eager CUDA fp32/fp16: skipped, torch.cuda.is_available() is False (no GPU or CPU-only torch)")
     except ImportError:
-        skipped.append("PyTorch eager CUDA fp32: skipped, torch is not installed")
+        skipped.append("PyTorch eager CUDA fp32/fp16: skipped, torch is not installed")
     return usable, skipped
+
+
+def gpu_name() -> Optional[str]:
+    """The first NVIDIA GPU's name and driver (nvidia-smi), None when there is none."""
+    try:
+        proc = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
+                              capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        return None
+    name, _, driver = lines[0].partition(",")
+    return f"{name.strip()} (driver {driver.strip()})"
 
 
 class Artefacts:
@@ -162,47 +180,62 @@ class Peers:
     """One callable per peer: runs once and returns images/s; outputs on the first batch kept for drift."""
 
     def __init__(self, art: Artefacts, loop: int, threads: int, bf16: bool, gpu_backends: Sequence[str],
-                 torch_cuda: bool) -> None:
+                 torch_cuda: bool, gpu_only: bool = False) -> None:
         self.art, self.loop, self.threads = art, loop, threads
         self.bf16, self.gpu_backends, self.torch_cuda = bf16, list(gpu_backends), torch_cuda
+        self.gpu_only = gpu_only
         self.outputs: Dict[str, np.ndarray] = {}
         self._sessions: Dict[str, object] = {}
 
     def table(self) -> Dict[str, Callable[[], float]]:
-        peers: Dict[str, Callable[[], float]] = {"PyTorch eager fp32": self.pytorch}
-        for precision in ("fp32", "int8"):
+        peers: Dict[str, Callable[[], float]] = {} if self.gpu_only else {REFERENCE: self.pytorch}
+        for precision in () if self.gpu_only else ("fp32", "int8"):
             peers[f"ONNX Runtime {precision}"] = lambda p=precision: self.onnxruntime(p)
-        for precision in ("fp32", "int8") + (("bf16",) if self.bf16 else ()):
+        for precision in () if self.gpu_only else ("fp32", "int8") + (("bf16",) if self.bf16 else ()):
             peers[f"benchmark_app {precision}"] = lambda p=precision: self.benchmark_app(p)
             if precision == "int8":  # as ais_infer.py runs int8 on OpenVINO (several streams gave wrong outputs)
                 peers["benchmark_app 1-stream int8"] = lambda: self.benchmark_app("int8", streams=1)
             peers[f"ais_infer.py pure {precision}"] = lambda p=precision: self.ais_infer(p, files=False)
             peers[f"ais_infer.py file {precision}"] = lambda p=precision: self.ais_infer(p, files=True)
         if self.torch_cuda:
-            peers[f"{GPU} PyTorch eager CUDA fp32"] = self.pytorch_cuda
+            for precision in ("fp32", "fp16"):
+                peers[f"{GPU} PyTorch eager CUDA {precision}"] = lambda p=precision: self.pytorch_cuda(p)
         for backend, precisions in GPU_PEERS:
             if backend in self.gpu_backends:
                 for precision in precisions:
-                    peers[f"{GPU} ais_infer.py pure {backend} {precision}"] = \
-                        lambda b=backend, p=precision: self.ais_infer(p, files=False, backend=b)
+                    for files in (False, True):
+                        peers[f"{GPU} ais_infer.py {'file' if files else 'pure'} {backend} {precision}"] = \
+                            lambda b=backend, p=precision, f=files: self.ais_infer(p, files=f, backend=b)
         return peers
 
-    def pytorch_cuda(self) -> float:
+    def pytorch_cuda(self, precision: str) -> float:
         import torch
 
-        model = self.art.model.to("cuda")
-        batch = torch.from_numpy(self.art.floats).to("cuda")
+        torch.backends.cudnn.allow_tf32 = False  # fp32 is fp32 (PyTorch's default runs convolutions as TF32)
+        torch.backends.cuda.matmul.allow_tf32 = False
+        dtype = torch.float16 if precision == "fp16" else torch.float32
+        model = self.art.model.to("cuda", dtype)
+        batch = torch.from_numpy(self.art.floats).to("cuda", dtype)
         try:
             with torch.inference_mode():
-                model(batch)
+                self.outputs[f"{GPU} PyTorch eager CUDA {precision}"] = model(batch).float().cpu().numpy()
                 torch.cuda.synchronize()
                 start = time.perf_counter()
                 for _ in range(self.loop):
                     model(batch)
                 torch.cuda.synchronize()
         finally:
-            self.art.model.to("cpu")
+            self.art.model.to("cpu", torch.float32)
         return self.loop * len(batch) / (time.perf_counter() - start)
+
+    def reference(self) -> np.ndarray:
+        """PyTorch fp32 on the CPU on the first batch: what every drift is measured against."""
+        import torch
+
+        if REFERENCE not in self.outputs:
+            with torch.inference_mode():
+                self.outputs[REFERENCE] = self.art.model(torch.from_numpy(self.art.floats)).numpy()
+        return self.outputs[REFERENCE]
 
     def pytorch(self) -> float:
         import torch
@@ -210,7 +243,7 @@ class Peers:
         torch.set_num_threads(self.threads)
         batch = torch.from_numpy(self.art.floats)
         with torch.inference_mode():
-            self.outputs["PyTorch eager fp32"] = self.art.model(batch).numpy()
+            self.outputs[REFERENCE] = self.art.model(batch).numpy()
             start = time.perf_counter()
             for _ in range(self.loop):
                 self.art.model(batch)
@@ -246,6 +279,7 @@ class Peers:
 
     def ais_infer(self, precision: str, files: bool, backend: str = "openvino") -> float:
         name = f"{'file' if files else 'pure'}_{backend}_{precision}"
+        row = f"ais_infer.py file {precision}" if backend == "openvino" else f"{GPU} ais_infer.py file {backend} {precision}"
         out = self.art.work / "runs"
         args = [sys.executable, str(REPO / "ais_infer.py"), "--model", str(self.art.converted[precision]),
                 "--batchsize", str(self.art.batch), "--backend", backend, "--output", str(out),
@@ -256,10 +290,11 @@ class Peers:
                 old.unlink()
         proc = subprocess.run(args, capture_output=True, text=True)
         if proc.returncode != 0:
-            raise RuntimeError(f"ais_infer.py failed: {proc.stderr[-500:]}")
+            last = proc.stderr.strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
+            raise RuntimeError(f"ais_infer.py --backend {backend} failed: {last[0]}")
         throughput, end_to_end = run_figures(summary_path_for(out / name))
         if files:
-            self.outputs[f"ais_infer.py file {precision}"] = np.stack(
+            self.outputs[row] = np.stack(
                 [read_result(out / name / f"{stem}_0.txt") for stem in self.art.stems])
             return end_to_end
         return throughput
@@ -272,13 +307,18 @@ def run_figures(path: Path) -> Tuple[float, float]:
 
 
 def drift_of(peer: str, outputs: Dict[str, np.ndarray]) -> Optional[Agreement]:
-    """The peer's drift from PyTorch fp32 on the first batch (benchmark_app and pure mode: the file-mode model's);
-    None for the reference and for GPU rows (pure mode only: no image outputs)."""
+    """The peer's drift from PyTorch fp32 on the first batch (benchmark_app and pure mode: that of the same model
+    file on the same runtime in file mode); None for the reference and where no outputs were kept."""
     precision = peer.rsplit(" ", 1)[1]
-    source = peer if peer in outputs else f"ais_infer.py file {precision}"
-    if source not in outputs or peer.startswith("PyTorch") or peer.startswith(GPU):
+    if peer in outputs:
+        source = peer
+    elif peer.startswith(GPU):
+        source = peer.replace(" pure ", " file ")
+    else:
+        source = f"ais_infer.py file {precision}"
+    if source not in outputs or peer == REFERENCE or REFERENCE not in outputs:
         return None
-    return Agreement.from_logits(outputs[source], outputs["PyTorch eager fp32"], tolerance=1e-4, subject=peer,
+    return Agreement.from_logits(outputs[source], outputs[REFERENCE], tolerance=1e-4, subject=peer,
                                  enforced=precision == "fp32", precision=precision)
 
 
@@ -292,6 +332,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--loop", type=positive_int, default=10, help="timed batches per run (default %(default)s)")
     parser.add_argument("--repeats", type=positive_int, default=3, help="round-robin rounds (default %(default)s)")
     parser.add_argument("--threads", type=positive_int, default=os.cpu_count() or 1, help="threads (default: all cores)")
+    parser.add_argument("--gpu-only", action="store_true", help="only the GPU columns (error if none can run here)")
     args = parser.parse_args(argv)
     if args.images < args.batch:
         parser.error(f"--images ({args.images}) must be at least --batch ({args.batch}): one calibration batch")
@@ -301,21 +342,34 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not bf16:
         skipped.insert(0, f"benchmark_app / ais_infer.py bf16: skipped, {bf16_line}")
     torch_cuda = not any(line.startswith("PyTorch eager CUDA") for line in skipped)
-    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores, {cpu_features()}; {bf16_line}", file=sys.stderr)
+    if args.gpu_only and not (gpu_backends or torch_cuda):
+        parser.error("--gpu-only: no GPU column can run here: " + "; ".join(skipped))
+    gpu = gpu_name() if gpu_backends or torch_cuda else None
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores, {cpu_features()}; {bf16_line}; GPU: {gpu or 'none'}",
+          file=sys.stderr)
     for line in skipped:
         print(line, file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="bench_peers_") as tmp:
         work = args.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         print(f"building models in {work} ...", file=sys.stderr)
-        extra = (("bf16",) if bf16 else ()) + (("fp16",) if "onnxruntime-tensorrt" in gpu_backends else ())
+        extra = (("bf16",) if bf16 and not args.gpu_only else ()) + (("fp16",) if gpu_backends else ())
         art = Artefacts(work, args.checkpoint, args.batch, args.images, extra)
-        peers = Peers(art, args.loop, args.threads, bf16, gpu_backends, torch_cuda)
+        peers = Peers(art, args.loop, args.threads, bf16, gpu_backends, torch_cuda, gpu_only=args.gpu_only)
+        peers.reference()
         runs = peers.table()
         speeds: Dict[str, List[float]] = {name: [] for name in runs}
         for round_no in range(args.repeats):
-            for name, run in runs.items():
-                speeds[name].append(run())
+            for name, run in list(runs.items()):
+                try:
+                    speeds[name].append(run())
+                except RuntimeError as exc:
+                    if not name.startswith(GPU) or round_no:  # a CPU peer, or one that ran before: a real failure
+                        raise
+                    skipped.append(f"{name[len(GPU):].strip()}: failed in its first round: {exc}")
+                    print(skipped[-1], file=sys.stderr)
+                    del runs[name], speeds[name]
+                    continue
                 print(f"round {round_no + 1}/{args.repeats}: {name}: {speeds[name][-1]:.1f} images/s", file=sys.stderr)
 
     median = {name: statistics.median(values) for name, values in speeds.items()}
@@ -328,8 +382,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         best[group(name)] = max(value, best.get(group(name), 0.0))
     when = time.strftime("%Y-%m-%d")
     lines = [f"SE-ResNet50 peers, batch {args.batch}, median of {args.repeats} alternating rounds, {when}, "
-             f"{cpu_model()}, {os.cpu_count()} cores ({cpu_features()}; {bf16_line}), {args.threads} threads",
-             "", "| peer | images/s | vs best of its precision and device | int8 or bf16 / fp32 | "
+             f"{cpu_model()}, {os.cpu_count()} cores ({cpu_features()}; {bf16_line}), {args.threads} threads"
+             + (f"; GPU rows on {gpu}" if gpu and any(n.startswith(GPU) for n in median) else ""),
+             "", "| peer | images/s | vs best of its precision and device | reduced / fp32 | "
              "drift vs PyTorch fp32 (first batch) |",
              "| --- | ---: | ---: | ---: | --- |"]
     record = []
@@ -338,7 +393,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         fp32_twin = name[: -len(precision)] + "fp32"
         speedup = f"{value / median[fp32_twin]:.2f}x" if precision != "fp32" and fp32_twin in median else ""
         drift = drift_of(name, peers.outputs)
-        drift_text = ("reference" if name == "PyTorch eager fp32" else "not measured (pure mode)" if drift is None else
+        drift_text = ("reference" if name == REFERENCE else "not measured" if drift is None else
                       f"max rel err {drift.max_relative_error:.1e}, top-1 {100 * drift.top1_agreement:.0f} %, "
                       f"min cos {drift.min_cosine_similarity:.4f}")
         lines.append(f"| {name} | {value:.1f} | {value / best[group(name)]:.2f} | {speedup} | {drift_text} |")
@@ -351,6 +406,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out / "peers.md", table)
     atomic_write_json(args.out / "peers.json", {"date": when, "cpu": cpu_model(), "cpu_features": cpu_features(),
+                                                "gpu": gpu,
                                                 "bf16": bf16_line, "skipped": skipped,
                                                 "batch": args.batch, "loop": args.loop, "repeats": args.repeats,
                                                 "threads": args.threads, "peers": record})

@@ -40,7 +40,7 @@ from typing import Any, Callable, ClassVar, Dict, List, Optional, Type  # typing
 
 import numpy as np
 
-from .precision import PRECISION_KEY, PRECISIONS, float_precision
+from .precision import PRECISION_KEY, PRECISIONS, QUANTIZED_OPS, float_precision
 from .errors import PipelineError
 
 DEFAULT_PRECISION = "fp32"
@@ -206,6 +206,14 @@ class OnnxRuntimeBackend(Backend):
         """The execution providers, first choice first (the CPU last, for operators a GPU provider lacks)."""
         return ["CPUExecutionProvider"]
 
+    def _preload(self, ort: Any) -> str:
+        """Load what the provider needs before the session (nothing on the CPU); returns what failed, or ''."""
+        return ""
+
+    def _model_source(self, path: str | os.PathLike[str], precision: str) -> str | bytes:
+        """What the session is made from: the model file as it is."""
+        return str(path)
+
     def load(self, path: str | os.PathLike[str], *, threads: int, device: int = 0,
              precision: str = DEFAULT_PRECISION, batch: int | None = None, hint: str = LATENCY) -> None:
         import onnxruntime as ort
@@ -225,8 +233,12 @@ class OnnxRuntimeBackend(Backend):
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.log_severity_level = 3
+        preload_failures = self._preload(ort)
         try:
-            session = ort.InferenceSession(str(path), options, providers=self._providers(precision, device))
+            session = ort.InferenceSession(self._model_source(path, precision), options,
+                                           providers=self._providers(precision, device))
+        except PipelineError:
+            raise
         except Exception as exc:  # ORT raises its own exception types for unreadable or invalid models
             raise _model_error(path, "ONNX Runtime", exc) from None
         used = session.get_providers()
@@ -235,6 +247,7 @@ class OnnxRuntimeBackend(Backend):
             raise PipelineError(
                 f"{path}: backend {self.name}: ONNX Runtime could not start {self.provider} on device {device} "
                 f"(it fell back to {used[0]}): check the GPU and its CUDA/cuDNN/TensorRT libraries"
+                + (f" ({preload_failures})" if preload_failures else "")
             )
         self.device = "CPU" if self.provider == "CPUExecutionProvider" else f"CUDA:{device}"
         self.precision = precision
@@ -256,19 +269,34 @@ class OnnxRuntimeBackend(Backend):
 
 
 class OnnxRuntimeCudaBackend(OnnxRuntimeBackend):
-    """ONNX Runtime's CUDA execution provider (onnxruntime-gpu): fp32, and int8 models' QDQ graph as it is."""
+    """ONNX Runtime's CUDA execution provider (onnxruntime-gpu): fp32; fp16 as the fp32 graph converted to
+    fp16 at load (ONNX Runtime's own converter, inputs and outputs kept as they are); int8 models' QDQ graph
+    as it is."""
 
     name = "onnxruntime-cuda"
     provider = "CUDAExecutionProvider"
     package = "onnxruntime-gpu"
 
+    @classmethod
+    def supports(cls, precision: str) -> bool:
+        return precision in _CUDA_PRECISIONS
+
     def _check_precision(self, path: str | os.PathLike[str], precision: str) -> None:
-        if float_precision(precision) != "fp32":
-            raise PipelineError(f"{path}: the model asks for {precision} ({PRECISION_KEY}); the CUDA provider runs "
-                                "the fp32 graph as it is: use --backend onnxruntime-tensorrt for fp16")
+        if precision not in _CUDA_PRECISIONS:
+            raise PipelineError(f"{path}: the model asks for {precision} ({PRECISION_KEY}); the CUDA provider "
+                                f"runs {', '.join(_CUDA_PRECISIONS)}")
 
     def _providers(self, precision: str, device: int) -> list[object]:
-        return [(self.provider, {"device_id": device}), "CPUExecutionProvider"]
+        # use_tf32 off: fp32 convolutions and matrix products in fp32, not TF32's 10-bit mantissa
+        return [(self.provider, {"device_id": device, "use_tf32": 0}), "CPUExecutionProvider"]
+
+    def _preload(self, ort: Any) -> str:
+        return preload_cuda_libraries(ort)
+
+    def _model_source(self, path: str | os.PathLike[str], precision: str) -> str | bytes:
+        if precision != "fp16":
+            return str(path)
+        return fp16_graph(path).SerializeToString()
 
 
 class OnnxRuntimeTensorRTBackend(OnnxRuntimeBackend):
@@ -293,8 +321,46 @@ class OnnxRuntimeTensorRTBackend(OnnxRuntimeBackend):
                    "trt_int8_enable": precision == "int8"}
         return [(self.provider, options), ("CUDAExecutionProvider", {"device_id": device}), "CPUExecutionProvider"]
 
+    def _preload(self, ort: Any) -> str:
+        return preload_cuda_libraries(ort)
+
 
 _TRT_PRECISIONS = ("fp32", "fp16", "int8")
+_CUDA_PRECISIONS = ("fp32", "fp16", "int8")
+
+
+def preload_cuda_libraries(ort: Any) -> str:
+    """Let ONNX Runtime load CUDA and cuDNN from NVIDIA's pip packages (``onnxruntime.preload_dlls``, 1.21 on),
+    as ``pip install onnxruntime-gpu[cuda,cudnn]`` installs them, before the system's library path. What it
+    prints about libraries it could not load is returned, for the message when the provider does not start."""
+    import contextlib
+    import io
+
+    preload = getattr(ort, "preload_dlls", None)
+    if preload is None:
+        return ""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        try:
+            preload()
+        except Exception as exc:  # a broken CUDA install: the session start reports it
+            print(exc)
+    return "; ".join(line.strip() for line in printed.getvalue().splitlines() if "Failed to load" in line)
+
+
+def fp16_graph(path: str | os.PathLike[str]) -> Any:
+    """The fp32 ONNX model at ``path`` with its float tensors and arithmetic in fp16 (ONNX Runtime's converter
+    ``onnxruntime.transformers.float16``); the model's inputs and outputs keep their types."""
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    try:
+        model = onnx.load(str(path))
+    except Exception as exc:
+        raise _model_error(path, "ONNX", exc) from None
+    if any(node.op_type in QUANTIZED_OPS for node in model.graph.node):
+        raise PipelineError(f"{path}: the model is quantized (int8); fp16 is made from an fp32 model")
+    return convert_float_to_float16(model, keep_io_types=True)
 
 
 _OV_PRECISION = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
@@ -571,6 +637,8 @@ def native_precisions(name: str) -> list[str]:
     fp32 and int8 (a quantized model) on every backend; fp16/bf16 where OpenVINO's CPU plugin reports
     the CPU's instructions for them (elsewhere they would be emulated, slower than fp32)."""
     offered = ["fp32"]
+    if name in GPU_BACKENDS:
+        return offered + ["fp16", "int8"]  # the GPU's own fp16 arithmetic
     if name in (AUTO, OpenVinoBackend.name) and OpenVinoBackend.installed():
         import openvino as ov
 

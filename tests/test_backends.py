@@ -110,7 +110,7 @@ def test_gpu_backend_that_falls_back_to_the_cpu_is_refused(small: tuple[Path, np
     real = ort.InferenceSession
 
     def cpu_only(path: str, options: object, providers: list) -> object:
-        assert providers[0] == ("CUDAExecutionProvider", {"device_id": 1})
+        assert providers[0] == ("CUDAExecutionProvider", {"device_id": 1, "use_tf32": 0})
         return real(path, options, providers=["CPUExecutionProvider"])
 
     monkeypatch.setattr(ort, "InferenceSession", cpu_only)
@@ -122,12 +122,64 @@ def test_gpu_backend_that_falls_back_to_the_cpu_is_refused(small: tuple[Path, np
 def test_gpu_backends_precisions(small: tuple[Path, np.ndarray], tmp_path: Path) -> None:
     trt, cuda = backends.BACKENDS["onnxruntime-tensorrt"], backends.BACKENDS["onnxruntime-cuda"]
     assert [p for p in ("fp32", "fp16", "bf16", "int8") if trt.supports(p)] == ["fp32", "fp16", "int8"]
-    assert [p for p in ("fp32", "fp16", "bf16", "int8") if cuda.supports(p)] == ["fp32", "int8"]
-    fp16 = with_precision(small[0], tmp_path / "fp16.onnx", "fp16")
-    with pytest.raises(PipelineError, match="use --backend onnxruntime-tensorrt for fp16"):
-        backends.create_backend("onnxruntime-cuda").load(fp16, threads=1, precision="fp16")
+    assert [p for p in ("fp32", "fp16", "bf16", "int8") if cuda.supports(p)] == ["fp32", "fp16", "int8"]
+    assert backends.native_precisions("onnxruntime-cuda") == ["fp32", "fp16", "int8"]
+    bf16 = with_precision(small[0], tmp_path / "bf16.onnx", "bf16")
+    with pytest.raises(PipelineError, match="CUDA provider runs fp32, fp16, int8"):
+        backends.create_backend("onnxruntime-cuda").load(bf16, threads=1, precision="bf16")
     with pytest.raises(PipelineError, match="TensorRT provider runs fp32, fp16, int8"):
-        backends.create_backend("onnxruntime-tensorrt").load(fp16, threads=1, precision="bf16")
+        backends.create_backend("onnxruntime-tensorrt").load(bf16, threads=1, precision="bf16")
+
+
+def test_cuda_fp16_is_the_fp32_graph_converted_with_its_inputs_and_outputs_kept(small: tuple[Path, np.ndarray],
+                                                                               tmp_path: Path) -> None:
+    """What the CUDA provider runs for an fp16 model: fp16 weights and arithmetic, the uint8 input and the float
+    output as the model declares them; run here on the CPU provider, it agrees with fp32 to fp16's rounding."""
+    import onnx
+    import onnxruntime as ort
+
+    fp16 = with_precision(small[0], tmp_path / "fp16.onnx", "fp16")
+    converted = backends.fp16_graph(fp16)
+    onnx.checker.check_model(converted)
+    assert {init.data_type for init in converted.graph.initializer} == {onnx.TensorProto.FLOAT16}
+    original = onnx.load(str(fp16))
+    assert [i.type for i in converted.graph.input] == [i.type for i in original.graph.input]
+    assert [o.type for o in converted.graph.output] == [o.type for o in original.graph.output]
+    source = backends.create_backend("onnxruntime-cuda")._model_source(fp16, "fp16")
+    assert isinstance(source, bytes)
+    x = np.random.default_rng(3).integers(0, 256, (4, 8, 8, 3), dtype=np.uint8)
+    got = ort.InferenceSession(source, providers=["CPUExecutionProvider"]).run(None, {"image": x})[0]
+    want = reference(x, small[1])
+    assert got.dtype == np.float32 and 1e-5 < relative_error(got, want) < 2e-3  # rounded, but only by fp16
+    assert backends.create_backend("onnxruntime-cuda")._model_source(fp16, "fp32") == str(fp16)
+
+
+def test_cuda_fp16_refuses_a_quantized_model(tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]),
+             helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"])]
+    inits = [numpy_helper.from_array(np.array(0.1, np.float32), "s"), numpy_helper.from_array(np.array(0, np.int8), "z")]
+    graph = helper.make_graph(nodes, "qdq", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], inits)
+    path = tmp_path / "qdq.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    with pytest.raises(PipelineError, match=f"^{path}: the model is quantized"):
+        backends.fp16_graph(path)
+
+
+def test_cuda_libraries_are_preloaded_and_failures_named() -> None:
+    """onnxruntime-gpu's ``preload_dlls`` finds CUDA/cuDNN from NVIDIA's pip packages; what it could not load
+    is kept for the message, and nothing it prints reaches the runner's own output."""
+    class FakeOrt:
+        @staticmethod
+        def preload_dlls() -> None:
+            print("Failed to load libcudnn.so.9: cannot open shared object file")
+            print("Please follow https://onnxruntime.ai/docs/install/#cuda-and-cudnn to install CUDA.")
+
+    assert backends.preload_cuda_libraries(FakeOrt()) == "Failed to load libcudnn.so.9: cannot open shared object file"
+    assert backends.preload_cuda_libraries(object()) == ""  # onnxruntime before 1.21: nothing to preload
 
 
 def test_runtimes_are_imported_only_when_chosen(small: tuple[Path, np.ndarray]) -> None:
