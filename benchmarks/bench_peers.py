@@ -37,6 +37,7 @@ to ``--out``. Drift of benchmark_app rows is that of the same model file on the 
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import re
 import statistics
@@ -186,6 +187,7 @@ class Peers:
         self.gpu_only = gpu_only
         self.outputs: Dict[str, np.ndarray] = {}
         self._sessions: Dict[str, object] = {}
+        self._cuda_models: Dict[str, object] = {}
 
     def table(self) -> Dict[str, Callable[[], float]]:
         peers: Dict[str, Callable[[], float]] = {} if self.gpu_only else {REFERENCE: self.pytorch}
@@ -211,21 +213,26 @@ class Peers:
     def pytorch_cuda(self, precision: str) -> float:
         import torch
 
-        torch.backends.cudnn.allow_tf32 = False  # fp32 is fp32 (PyTorch's default runs convolutions as TF32)
-        torch.backends.cuda.matmul.allow_tf32 = False
+        # fp32 is fp32: PyTorch's default runs convolutions as TF32 (10-bit mantissa)
+        if hasattr(torch.backends.cudnn, "conv") and hasattr(torch.backends.cudnn.conv, "fp32_precision"):
+            torch.backends.cudnn.conv.fp32_precision = "ieee"  # the 2.9+ setting; allow_tf32 alone leaves "none"
+            torch.backends.cuda.matmul.fp32_precision = "ieee"
+        else:
+            torch.backends.cudnn.allow_tf32 = False
+            torch.backends.cuda.matmul.allow_tf32 = False
         dtype = torch.float16 if precision == "fp16" else torch.float32
-        model = self.art.model.to("cuda", dtype)
+        torch.backends.cudnn.benchmark = True  # as ONNX Runtime's CUDA provider searches its convolution algorithms
+        if precision not in self._cuda_models:  # a copy: the CPU model's fp32 weights stay as they are
+            self._cuda_models[precision] = copy.deepcopy(self.art.model).to("cuda", dtype)
+        model = self._cuda_models[precision]
         batch = torch.from_numpy(self.art.floats).to("cuda", dtype)
-        try:
-            with torch.inference_mode():
-                self.outputs[f"{GPU} PyTorch eager CUDA {precision}"] = model(batch).float().cpu().numpy()
-                torch.cuda.synchronize()
-                start = time.perf_counter()
-                for _ in range(self.loop):
-                    model(batch)
-                torch.cuda.synchronize()
-        finally:
-            self.art.model.to("cpu", torch.float32)
+        with torch.inference_mode():
+            self.outputs[f"{GPU} PyTorch eager CUDA {precision}"] = model(batch).float().cpu().numpy()
+            torch.cuda.synchronize()
+            start = time.perf_counter()
+            for _ in range(self.loop):
+                model(batch)
+            torch.cuda.synchronize()
         return self.loop * len(batch) / (time.perf_counter() - start)
 
     def reference(self) -> np.ndarray:
