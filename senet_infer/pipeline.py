@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from .backends import BACKEND_CHOICES as BACKENDS
 from .cli import positive_int
 from .errors import PipelineError
 from .fidelity import DEFAULT_MAX_IMAGES as DEFAULT_FIDELITY_MAX
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
 
 FIRST_STEP_NUMBER = 2  # step 1, set-up, is run_infer.sh's own
 PERF_BATCH_SIZES = (1, 4, 8, 16, 32, 64)
-BACKENDS = ("auto", "onnxruntime", "openvino")
 AIPP_CONFIG = "aipp_SE_ResNet50_pth.config"
 DYNAMIC_ONNX = "se_resnet50_dynamic_bs.onnx"
 BIN_DIR = "data/ImageNet_bin"
@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--offline", action="store_true", help="do not try to download the weights")
     data.add_argument("--demo-images", type=positive_int, default=64, help="size of the generated demo set (default %(default)s)")
     run = parser.add_argument_group("run")
-    run.add_argument("--backend", choices=BACKENDS, default="auto", help="runtime for the portable runner; auto picks the fastest, measured (default %(default)s)")
+    run.add_argument("--backend", choices=BACKENDS, default="auto", help="runtime for the portable runner: the CPU ones, or ONNX Runtime's CUDA/TensorRT providers on an NVIDIA GPU; auto picks the fastest, measured (default %(default)s)")
     run.add_argument("--precision", choices=PRECISIONS, default="fp32",
                      help="precision of steps 3-5: fp32 exact; bf16/fp16 (the portable converter's --precision_mode, "
                           "on OpenVINO); int8 calibrated by AMCT (amct_calibrate.py off Ascend) first; drift from "

@@ -237,3 +237,16 @@ def test_calibration_and_fidelity_subsets_are_evenly_spaced(tmp_path: Path, caps
                                             "than 500; --fidelity-all checks every image)")
     assert fidelity_selection(driver("--fidelity-all")) == "fidelity on all 1,500 images (--fidelity-all)"
     assert fidelity_selection(driver("--fidelity-images", "10")).startswith("fidelity on 10 of 1,500 images")
+
+
+def test_a_gpu_backend_goes_through_to_the_runner_with_fp16_offered(tmp_path: Path) -> None:
+    """run_infer.sh takes the runner's GPU backends; the perf step then measures fp32, fp16 and int8 on it."""
+    opts = Options.from_args(build_parser().parse_args(["--work-dir", str(tmp_path), "--backend", "onnxruntime-cuda"]))
+    assert opts.backend == "onnxruntime-cuda"
+    scripts = Scripts(REPO, tmp_path, sys.executable)
+    gpu = PortableToolchain(scripts, tmp_path / "se_resnet50_dynamic_bs.onnx", tmp_path / "aipp_SE_ResNet50_pth.config",
+                            32, precision="fp32", backend=opts.backend, soc_version=None)
+    assert gpu.perf_command(4, 20).shown[-2:] == ["--backend", "onnxruntime-cuda"]
+    assert gpu.offered_precisions() == ("fp32", "fp16", "int8")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--backend", "cuda"])
