@@ -56,7 +56,7 @@ import numpy as np  # noqa: E402
 from senet_infer.agreement import Agreement  # noqa: E402
 from senet_infer.cli import positive_int  # noqa: E402
 from senet_infer.fileio import atomic_write_json, atomic_write_text, read_result, stem_of  # noqa: E402
-from senet_infer.report import cpu_model  # noqa: E402
+from senet_infer.report import cpu_model, gpu_model  # noqa: E402
 from senet_infer.summary import load_summary, summary_path_for  # noqa: E402
 
 GPU = "GPU:"  # prefix of the GPU rows
@@ -118,20 +118,6 @@ def gpu_status() -> Tuple[List[str], List[str]]:
     except ImportError:
         skipped.append("PyTorch eager CUDA fp32/fp16: skipped, torch is not installed")
     return usable, skipped
-
-
-def gpu_name() -> Optional[str]:
-    """The first NVIDIA GPU's name and driver (nvidia-smi), None when there is none."""
-    try:
-        proc = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
-                              capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        return None
-    name, _, driver = lines[0].partition(",")
-    return f"{name.strip()} (driver {driver.strip()})"
 
 
 class Artefacts:
@@ -351,7 +337,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     torch_cuda = not any(line.startswith("PyTorch eager CUDA") for line in skipped)
     if args.gpu_only and not (gpu_backends or torch_cuda):
         parser.error("--gpu-only: no GPU column can run here: " + "; ".join(skipped))
-    gpu = gpu_name() if gpu_backends or torch_cuda else None
+    gpu = gpu_model() if gpu_backends or torch_cuda else None
     print(f"CPU: {cpu_model()}, {os.cpu_count()} cores, {cpu_features()}; {bf16_line}; GPU: {gpu or 'none'}",
           file=sys.stderr)
     for line in skipped:

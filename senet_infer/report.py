@@ -72,6 +72,22 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def gpu_model() -> Optional[str]:
+    """The first NVIDIA GPU's name and driver (``nvidia-smi``), None where there is none."""
+    import subprocess
+
+    try:
+        proc = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
+                              capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        return None
+    name, _, driver = lines[0].partition(",")
+    return f"{name.strip()} (driver {driver.strip()})"
+
+
 def _speedups(records: list[PerfRecord]) -> dict[tuple[str, int], float]:
     """Each record's throughput over fp32's at the same batch size (where fp32 was measured)."""
     fp32 = {r.batch_size: r.throughput_images_per_s for r in records if r.precision == "fp32"}

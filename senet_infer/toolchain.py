@@ -27,7 +27,7 @@ from . import imagenet
 from .atc import GUIDE_SOC_VERSION
 from .errors import PipelineError
 from .precision import float_precision
-from .report import PerfRecord, cpu_model, parse_throughput, short_cpu_name
+from .report import PerfRecord, cpu_model, gpu_model, parse_throughput, short_cpu_name
 from .summary import load_summary, summary_path
 
 RESULT_DIRNAME = "result"
@@ -290,7 +290,13 @@ class PortableToolchain(Toolchain):
 
     def chip_and_machine(self) -> Tuple[str, str]:
         name = cpu_model()
-        return short_cpu_name(name), f"{name}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}"
+        machine = f"{name}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}"
+        from .backends import GPU_BACKENDS
+
+        if self.backend in GPU_BACKENDS:  # the perf step ran on the GPU: name it, the CPU only as the host
+            gpu = gpu_model() or "NVIDIA GPU"
+            return gpu.split(" (driver", 1)[0], f"{gpu}, host {machine}"
+        return short_cpu_name(name), machine
 
 
 class AscendToolchain(Toolchain):

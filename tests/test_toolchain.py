@@ -239,8 +239,9 @@ def test_calibration_and_fidelity_subsets_are_evenly_spaced(tmp_path: Path, caps
     assert fidelity_selection(driver("--fidelity-images", "10")).startswith("fidelity on 10 of 1,500 images")
 
 
-def test_a_gpu_backend_goes_through_to_the_runner_with_fp16_offered(tmp_path: Path) -> None:
-    """run_infer.sh takes the runner's GPU backends; the perf step then measures fp32, fp16 and int8 on it."""
+def test_a_gpu_backend_goes_through_to_the_runner_with_fp16_offered(tmp_path: Path, monkeypatch) -> None:
+    """run_infer.sh takes the runner's GPU backends; the perf step then measures fp32, fp16 and int8 on it,
+    and its table names the GPU as the chip."""
     opts = Options.from_args(build_parser().parse_args(["--work-dir", str(tmp_path), "--backend", "onnxruntime-cuda"]))
     assert opts.backend == "onnxruntime-cuda"
     scripts = Scripts(REPO, tmp_path, sys.executable)
@@ -248,5 +249,10 @@ def test_a_gpu_backend_goes_through_to_the_runner_with_fp16_offered(tmp_path: Pa
                             32, precision="fp32", backend=opts.backend, soc_version=None)
     assert gpu.perf_command(4, 20).shown[-2:] == ["--backend", "onnxruntime-cuda"]
     assert gpu.offered_precisions() == ("fp32", "fp16", "int8")
+    monkeypatch.setattr("senet_infer.toolchain.gpu_model", lambda: "NVIDIA H100 80GB HBM3 (driver 580.159.04)")
+    chip, machine = gpu.chip_and_machine()
+    assert chip == "NVIDIA H100 80GB HBM3" and machine.startswith("NVIDIA H100 80GB HBM3 (driver 580.159.04), host ")
+    cpu_chip, _ = toolchains(tmp_path)[1].chip_and_machine()
+    assert "H100" not in cpu_chip
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--backend", "cuda"])
