@@ -27,8 +27,11 @@ never runs a model at a precision other than the one asked for; it raises instea
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import os
+import re
 import statistics
 import sys
 import time
@@ -234,20 +237,23 @@ class OnnxRuntimeBackend(Backend):
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.log_severity_level = 3
         preload_failures = self._preload(ort)
+        printed = io.StringIO()  # ORT prints a banner to stdout when a provider fails and it retries without it
         try:
-            session = ort.InferenceSession(self._model_source(path, precision), options,
-                                           providers=self._providers(precision, device))
+            with contextlib.redirect_stdout(printed):
+                session = ort.InferenceSession(self._model_source(path, precision), options,
+                                               providers=self._providers(precision, device))
         except PipelineError:
             raise
         except Exception as exc:  # ORT raises its own exception types for unreadable or invalid models
             raise _model_error(path, "ONNX Runtime", exc) from None
         used = session.get_providers()
         if used[0] != self.provider:
-            # ORT falls back to the next provider in silence when a GPU one cannot start (no GPU, no CUDA/cuDNN).
+            # ORT falls back to the next provider when a GPU one cannot start (no GPU, no CUDA/cuDNN/TensorRT).
+            why = "; ".join(w for w in (provider_error(printed.getvalue()), preload_failures) if w)
             raise PipelineError(
                 f"{path}: backend {self.name}: ONNX Runtime could not start {self.provider} on device {device} "
                 f"(it fell back to {used[0]}): check the GPU and its CUDA/cuDNN/TensorRT libraries"
-                + (f" ({preload_failures})" if preload_failures else "")
+                + (f" ({why})" if why else "")
             )
         self.device = "CPU" if self.provider == "CPUExecutionProvider" else f"CUDA:{device}"
         self.precision = precision
@@ -329,13 +335,19 @@ _TRT_PRECISIONS = ("fp32", "fp16", "int8")
 _CUDA_PRECISIONS = ("fp32", "fp16", "int8")
 
 
+def provider_error(printed: str) -> str:
+    """The reason in ONNX Runtime's "EP Error" banner (printed when a provider fails and it falls back), without
+    the source location and C++ signature in front of it; '' when there is none."""
+    line = next((l for l in printed.splitlines() if l.startswith("EP Error ")), "")[len("EP Error "):]
+    match = re.match(r"\S+\.(?:cc|h|cpp):\d+ .*?\)\s+(.*)", line)
+    reason = (match.group(1) if match else line).strip()
+    return reason if len(reason) <= 300 else reason[:297] + "..."
+
+
 def preload_cuda_libraries(ort: Any) -> str:
     """Let ONNX Runtime load CUDA and cuDNN from NVIDIA's pip packages (``onnxruntime.preload_dlls``, 1.21 on),
     as ``pip install onnxruntime-gpu[cuda,cudnn]`` installs them, before the system's library path. What it
     prints about libraries it could not load is returned, for the message when the provider does not start."""
-    import contextlib
-    import io
-
     preload = getattr(ort, "preload_dlls", None)
     if preload is None:
         return ""
@@ -627,7 +639,8 @@ def load_backend(name: str, path: str | os.PathLike[str], *, threads: int, devic
     shape = "x".join(map(str, next(iter(feeds.values())).shape)) if feeds else "-"
     shown = ", ".join(f"{n} {1000 * t:.3f} ms" for n, t in times.items())
     log(f"[INFO] backend auto: {precision}, median of 3 rounds, each of a zero batch [{shape}] per request "
-        f"in flight: {shown} per batch -> {chosen.name}")
+        f"in flight: {shown} per batch -> {chosen.name}"
+        + (" (did not load: " + "; ".join(refusals) + ")" if refusals else ""))
     return chosen
 
 

@@ -119,6 +119,57 @@ def test_gpu_backend_that_falls_back_to_the_cpu_is_refused(small: tuple[Path, np
         backends.create_backend("onnxruntime-cuda").load(small[0], threads=1, device=1)
 
 
+TRT_BANNER = """*************** EP Error ***************
+EP Error /onnxruntime_src/onnxruntime/python/onnxruntime_pybind_state.cc:729 void onnxruntime::python::RegisterTensorRTPluginsAsCustomOps(PySessionOptions&, const onnxruntime::ProviderOptions&) Please install TensorRT libraries as mentioned in the GPU requirements page, make sure they're in the PATH or LD_LIBRARY_PATH, and that your GPU is supported.
+ when using [('TensorrtExecutionProvider', {'device_id': 0}), ('CUDAExecutionProvider', {'device_id': 0}), 'CPUExecutionProvider']
+Falling back to ['CUDAExecutionProvider', 'CPUExecutionProvider'] and retrying.
+****************************************
+"""
+DEVICE_BANNER = ("EP Error /onnxruntime_src/onnxruntime/core/providers/cuda/cuda_execution_provider_info.cc:63 static "
+                 "onnxruntime::CUDAExecutionProviderInfo onnxruntime::CUDAExecutionProviderInfo::FromProviderOptions(const "
+                 "onnxruntime::ProviderOptions&) [ONNXRuntimeError] : 1 : FAIL : provider_options_utils.h:187 Parse Failed "
+                 "to parse provider option \"device_id\": cuda_execution_provider_info.cc:71 operator() Invalid device ID: "
+                 "1, must be between 0 (inclusive) and 1 (exclusive).\n when using [...]\n")
+
+
+def test_the_reason_in_onnx_runtimes_fallback_banner() -> None:
+    """Banners as onnxruntime-gpu 1.31 printed them on an H100 machine without TensorRT."""
+    assert backends.provider_error(TRT_BANNER) == ("Please install TensorRT libraries as mentioned in the GPU requirements "
+                                                   "page, make sure they're in the PATH or LD_LIBRARY_PATH, and that your "
+                                                   "GPU is supported.")
+    assert backends.provider_error(DEVICE_BANNER).endswith("Invalid device ID: 1, must be between 0 (inclusive) and 1 "
+                                                           "(exclusive).")
+    assert backends.provider_error("") == "" and backends.provider_error("EP Error short") == "short"
+
+
+def test_a_provider_that_fails_is_named_with_its_reason_and_nothing_reaches_stdout(
+        small: tuple[Path, np.ndarray], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import onnxruntime as ort
+
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["TensorrtExecutionProvider", "CUDAExecutionProvider",
+                                                                  "CPUExecutionProvider"])
+    real = ort.InferenceSession
+
+    def falls_back(path: str, options: object, providers: list) -> object:
+        print(TRT_BANNER, end="")
+        return real(path, options, providers=["CPUExecutionProvider"])
+
+    monkeypatch.setattr(ort, "InferenceSession", falls_back)
+    with pytest.raises(PipelineError) as err:
+        backends.create_backend("onnxruntime-tensorrt").load(small[0], threads=1)
+    message = str(err.value)
+    assert "\n" not in message and "could not start TensorrtExecutionProvider" in message
+    assert "(Please install TensorRT libraries as mentioned" in message
+    assert capsys.readouterr().out == ""
+
+    lines: list[str] = []  # auto: the provider that failed is named in its line, the others are timed
+    monkeypatch.setattr(backends.OnnxRuntimeTensorRTBackend, "usable", classmethod(lambda cls: True))
+    chosen = backends.load_backend("auto", small[0], threads=1, log=lines.append)
+    assert chosen.name in ("onnxruntime", "openvino") and len(lines) == 1
+    refused = lines[0].split(" (did not load: ", 1)[1]
+    assert "onnxruntime-tensorrt: " in refused and "Please install TensorRT" in refused
+
+
 def test_gpu_backends_precisions(small: tuple[Path, np.ndarray], tmp_path: Path) -> None:
     trt, cuda = backends.BACKENDS["onnxruntime-tensorrt"], backends.BACKENDS["onnxruntime-cuda"]
     assert [p for p in ("fp32", "fp16", "bf16", "int8") if trt.supports(p)] == ["fp32", "fp16", "int8"]
