@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--backend", choices=BACKENDS, default="auto", help="runtime for the portable runner: the CPU ones, or ONNX Runtime's CUDA/TensorRT providers on an NVIDIA GPU; auto picks the fastest, measured (default %(default)s)")
     run.add_argument("--precision", choices=PRECISIONS, default="fp32",
                      help="precision of steps 3-5: fp32 exact; bf16/fp16 (the portable converter's --precision_mode, "
-                          "on OpenVINO); int8 calibrated by AMCT (amct_calibrate.py off Ascend) first; drift from "
+                          "on OpenVINO or a GPU backend); int8 calibrated by AMCT (amct_calibrate.py off Ascend) first; drift from "
                           "PyTorch fp32 reported (default %(default)s)")
     run.add_argument("--batch-size", type=positive_int, default=32, help="static batch of the converted model (default %(default)s)")
     run.add_argument("--soc-version", default=None,
