@@ -364,7 +364,6 @@ def fp16_graph(path: str | os.PathLike[str]) -> Any:
     """The fp32 ONNX model at ``path`` with its float tensors and arithmetic in fp16 (ONNX Runtime's converter
     ``onnxruntime.transformers.float16``); the model's inputs and outputs keep their types."""
     import onnx
-    from onnxruntime.transformers.float16 import convert_float_to_float16
 
     try:
         model = onnx.load(str(path))
@@ -372,6 +371,11 @@ def fp16_graph(path: str | os.PathLike[str]) -> Any:
         raise _model_error(path, "ONNX", exc) from None
     if any(node.op_type in QUANTIZED_OPS for node in model.graph.node):
         raise PipelineError(f"{path}: the model is quantized (int8); fp16 is made from an fp32 model")
+    try:
+        from onnxruntime.transformers.float16 import convert_float_to_float16
+    except ImportError as exc:  # older onnxruntime: its transformers package imports torch on the way
+        raise PipelineError(f"{path}: fp16 on the CUDA provider needs ONNX Runtime's fp16 converter "
+                            f"(onnxruntime.transformers.float16), which does not import here: {exc}") from None
     return convert_float_to_float16(model, keep_io_types=True)
 
 
