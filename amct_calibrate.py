@@ -22,7 +22,7 @@ from typing import Optional, Sequence
 
 from senet_infer.cli import positive_int, run_main
 from senet_infer.convert import parse_input_shape
-from senet_infer.quantize import DEFAULT_BATCH_NUM, quantize_model
+from senet_infer.quantize import DEFAULT_BATCH_NUM, QUANTIZERS, quantize_model
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -35,11 +35,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     amct.add_argument("--data_types", required=True, help="element type of the .bin data: float32")
     amct.add_argument("--batch_num", type=positive_int, default=DEFAULT_BATCH_NUM,
                       help="number of calibration batches (default %(default)s)")
+    portable = parser.add_argument_group("portable options (not amct_onnx's)")
+    portable.add_argument("--quantizer", choices=QUANTIZERS, default="auto",
+                          help="auto (default): NNCF where it imports, else ONNX Runtime's quantize_static")
     args = parser.parse_args(argv)
 
     shapes = parse_input_shape(args.input_shape)
     result = quantize_model(args.model, args.save_path, shapes, args.data_dir, args.data_types,
-                            args.batch_num, shape_text=args.input_shape)
+                            args.batch_num, shape_text=args.input_shape, quantizer=args.quantizer)
     print(f"calibrated on {len(result.calibration_files)} images from {args.data_dir} "
           f"({result.batch_num} batch(es) of {result.batch}) with {result.quantizer}")
     print(f"wrote {result.deploy} (deploy model, for aipp_convert.py / atc)")

@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from senet_infer.cli import positive_int  # noqa: E402
+from senet_infer.compat import onnx_to_numpy_dtype  # noqa: E402
 from senet_infer.report import cpu_model  # noqa: E402
 from senet_infer.summary import load_summary  # noqa: E402
 
@@ -68,7 +69,7 @@ def model_sample_bytes(model: Path) -> int:
     init = {i.name for i in proto.graph.initializer}
     (inp,) = [i for i in proto.graph.input if i.name not in init]
     dims = [d.dim_value for d in inp.type.tensor_type.shape.dim]
-    dtype = onnx.helper.tensor_dtype_to_np_dtype(inp.type.tensor_type.elem_type)
+    dtype = onnx_to_numpy_dtype(inp.type.tensor_type.elem_type)
     return int(np.prod(dims[1:])) * np.dtype(dtype).itemsize
 
 

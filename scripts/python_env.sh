@@ -1,4 +1,4 @@
-# Sourced by run_infer.sh, tests/run.sh and tests/run_py37.sh: pick the Python interpreter and make
+# Sourced by run_infer.sh and tests/run.sh: pick the Python interpreter and make
 # sure it has the project's packages. $PYTHON wins when set (used as is); otherwise ./.venv is
 # created from requirements.txt, and reinstalled when requirements.txt changes.
 

@@ -148,8 +148,9 @@ def _onnx():
 
 
 def _dtype_name(elem_type: int) -> str:
-    onnx = _onnx()
-    return str(onnx.helper.tensor_dtype_to_np_dtype(elem_type)) if elem_type else "undefined"
+    from .compat import onnx_to_numpy_dtype
+
+    return str(onnx_to_numpy_dtype(elem_type)) if elem_type else "undefined"
 
 
 def signatures(values: Sequence[onnx.ValueInfoProto]) -> tuple[TensorSignature, ...]:

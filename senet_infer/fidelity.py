@@ -70,13 +70,15 @@ def pytorch_logits(model: object, inputs: Sequence[Path], aipp: AippOp, *, batch
     """PyTorch fp32 logits of uint8 ``.bin`` inputs with the numpy AIPP in front, in batches, all cores."""
     import torch
 
+    from .model import inference_context
+
     expected_bytes = int(np.prod(aipp.input_shape(1)))
     item_shape = aipp.input_shape(1)[1:]
     previous = torch.get_num_threads()
     torch.set_num_threads(threads or os.cpu_count() or 1)
     outputs = []
     try:
-        with torch.inference_mode():
+        with inference_context():
             for start in range(0, len(inputs), batch):
                 raw = []
                 for path in inputs[start:start + batch]:

@@ -7,7 +7,7 @@ import inspect
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, ContextManager
 
 import numpy as np
 import torch
@@ -22,6 +22,12 @@ WEIGHTS_NAME = "se_resnet50-ce0d4300.pth"
 DEMO_WEIGHTS_NAME = "se_resnet50-DEMO-random-weights.pth"
 DEMO_MARKER_KEY = "demo_weights"
 _HASH_IN_NAME = re.compile(r"-([0-9a-f]{8,})\.pth$")
+
+
+def inference_context() -> ContextManager[object]:
+    """``torch.inference_mode()`` where it exists (torch >= 1.9), else ``torch.no_grad()`` (the guide's 1.6)."""
+    mode = getattr(torch, "inference_mode", None)
+    return mode() if mode is not None else torch.no_grad()
 
 
 def build_model(num_classes: int = imagenet.NUM_CLASSES) -> nn.Module:
@@ -124,6 +130,10 @@ def expected_hash_prefix(path: str | Path) -> str | None:
 
 def verify_weights(path: str | Path) -> None:
     """Check that the file's SHA-256 starts with the prefix in its name (when the name carries one)."""
+    if not Path(path).is_file():
+        what = "a folder, not a checkpoint" if Path(path).is_dir() else "checkpoint not found"
+        raise PipelineError(f"{path}: {what} (get it with: python3 get_weights.py {path}; offline: "
+                            f"python3 get_weights.py --demo, or copy the file there by hand)")
     prefix = expected_hash_prefix(path)
     if prefix is None:
         return
@@ -133,23 +143,47 @@ def verify_weights(path: str | Path) -> None:
 
 
 def download_weights(dest: str | Path, url: str = WEIGHTS_URL, timeout_s: float = 60.0) -> Path:
-    """Fetch the official weights to ``dest`` and check the SHA-256 prefix; a bad download is not kept."""
+    """Fetch the official weights to ``dest`` and check the SHA-256 prefix; a bad download is not kept.
+
+    A network failure (no route, DNS, refused, timeout, HTTP error, a connection cut mid-way) is one
+    line that names the URL and says what to do offline; a local write failure names ``dest``.
+    """
+    import http.client
     import urllib.request
 
     dest = Path(dest)
     prefix = expected_hash_prefix(url.rsplit("/", 1)[-1])
+
+    def network_error(exc: BaseException) -> PipelineError:
+        reason = getattr(exc, "reason", None) or exc
+        return PipelineError(f"{url}: download failed, the network did not deliver it ({reason}); offline, "
+                             f"place the file by hand at {dest}, or use seeded demo weights: "
+                             f"python3 get_weights.py --demo")
+
     try:
-        with atomic_path(dest) as tmp:
-            digest = hashlib.sha256()
-            with urllib.request.urlopen(url, timeout=timeout_s) as response, open(tmp, "wb") as out:
-                for chunk in iter(lambda: response.read(1 << 20), b""):
-                    digest.update(chunk)
-                    out.write(chunk)
-            actual = digest.hexdigest()
-            if prefix and not actual.startswith(prefix):
-                raise PipelineError(f"{url}: downloaded file's SHA-256 {actual[:16]}… does not start with {prefix}")
-    except OSError as exc:  # URLError, timeouts, refused connections
-        raise PipelineError(f"{url}: download failed: {exc}") from None
+        response = urllib.request.urlopen(url, timeout=timeout_s)
+    except (OSError, ValueError) as exc:  # URLError/HTTPError, timeouts, refused connections; ValueError: bad URL
+        raise network_error(exc) from None
+    length = response.headers.get("Content-Length") if hasattr(response, "headers") else None
+    with response, atomic_path(dest) as tmp:
+        digest = hashlib.sha256()
+        received = 0
+        with open(tmp, "wb") as out:
+            while True:
+                try:
+                    chunk = response.read(1 << 20)
+                except (OSError, http.client.HTTPException) as exc:  # cut or timed out mid-way: not a write problem
+                    raise network_error(exc) from None
+                if not chunk:
+                    break
+                received += len(chunk)
+                digest.update(chunk)
+                out.write(chunk)
+        if length and length.isdigit() and received != int(length):
+            raise network_error(OSError(f"the connection closed after {received} of {length} bytes"))
+        actual = digest.hexdigest()
+        if prefix and not actual.startswith(prefix):
+            raise PipelineError(f"{url}: downloaded file's SHA-256 {actual[:16]}… does not start with {prefix}")
     return dest
 
 

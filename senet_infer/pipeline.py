@@ -629,7 +629,7 @@ def generate_demo_set(d: Driver) -> None:
     import torch
 
     from .aipp import apply_aipp
-    from .model import load_checkpoint
+    from .model import inference_context, load_checkpoint
     from .preprocess import EvalTransform, preprocess_file
     from .synthetic import make_image_folder
 
@@ -645,7 +645,7 @@ def generate_demo_set(d: Driver) -> None:
     for start in range(0, len(images), DEMO_LABEL_BATCH):
         chunk = images[start:start + DEMO_LABEL_BATCH]
         batch = np.stack([preprocess_file(p, transform) for p in chunk])
-        with torch.inference_mode():
+        with inference_context():
             logits = model(torch.from_numpy(apply_aipp(batch, aipp)))
         labels += [f"{p.name} {int(c)}\n" for p, c in zip(chunk, logits.argmax(1).tolist())]
     atomic_write_text(d.label_file, "".join(labels))

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from . import imagenet
 from .cli import default_workers, ignore_file_size_signal
+from .compat import RESAMPLING
 from .errors import PipelineError
 from .fileio import (WriteError, atomic_write_bytes, atomic_write_text, is_hidden_temp, natural_key,
                      remove_stale_temps, stem_of)
@@ -95,7 +96,7 @@ def resize_shorter(image: Image.Image, size: int) -> Image.Image:
         return image
     new_short, new_long = size, int(size * long / short)
     new_w, new_h = (new_short, new_long) if width <= height else (new_long, new_short)
-    return image.resize((new_w, new_h), Image.Resampling.BILINEAR)
+    return image.resize((new_w, new_h), RESAMPLING.BILINEAR)
 
 
 def center_crop(image: Image.Image, size: int) -> Image.Image:
@@ -118,7 +119,7 @@ def _import_cv2():  # noqa: ANN202 - the module type is cv2's own
         import cv2
     except ImportError:
         raise PipelineError("--resize squash decodes with OpenCV, which is not installed: "
-                            "pip install opencv-python-headless (pinned in requirements.txt)") from None
+                            "python3 -m pip install opencv-python-headless (or opencv-python)") from None
     return cv2
 
 
@@ -537,6 +538,8 @@ def preprocess_folder(
         emit(f"warning: {other}: not a .JPEG/.jpg/.jpeg/.png file, skipped")
     if not images:
         raise PipelineError(f"{src}: no images (.JPEG, .jpg, .jpeg or .png in any case)")
+    if transform.resize == "squash":
+        _import_cv2()  # a missing OpenCV is one line for the run, not one failure per image
     try:
         dst.mkdir(parents=True, exist_ok=True)
     except FileExistsError:

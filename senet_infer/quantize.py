@@ -19,9 +19,10 @@ kernels end to end. Drift vs fp32 was similar.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -40,6 +41,8 @@ FAKE_QUANT_SUFFIX = "_fake_quant_model.onnx"
 QDQ_OPSET = 13  # per-channel QuantizeLinear/DequantizeLinear (the ``axis`` attribute) needs opset 13
 CHECK_IMAGES = 8  # calibration images the quantized model is compared on (ONNX Runtime, vs fp32)
 QUANTIZER_KEY = "senet_infer.quantizer"
+QUANTIZERS = ("auto", "nncf", "onnxruntime")  # auto: NNCF where it imports, else ONNX Runtime's quantize_static
+ORT_QUANTIZED_OPS = ["Conv", "Gemm"]  # measured: faster on OpenVINO than all operators (module docstring)
 AMCT_MODEL_KEY = "senet_infer.amct_model"
 
 
@@ -129,14 +132,81 @@ def _quantize_nncf(model: onnx.ModelProto, input_name: str, batches: List[np.nda
 
     logging.getLogger("nncf").setLevel(logging.ERROR)
     dataset = nncf.Dataset(batches, lambda batch: {input_name: batch})
-    return nncf.quantize(model, dataset, subset_size=len(batches))
+    try:
+        return nncf.quantize(model, dataset, subset_size=len(batches))
+    except PipelineError:
+        raise
+    except Exception as exc:  # an NNCF release that does not fit the installed torch/onnx fails here
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise PipelineError(f"nncf {nncf.__version__} failed to quantize ({type(exc).__name__}: {first}); "
+                            f"try --quantizer onnxruntime") from None
 
 
-def quantizer_name() -> str:
-    """``nncf <version>``, the quantizer recorded in the models written."""
-    import nncf
+def _quantize_onnxruntime(model: onnx.ModelProto, input_name: str, batches: List[np.ndarray]) -> onnx.ModelProto:
+    """ONNX Runtime's static quantizer: QDQ, int8 weights per channel (symmetric), uint8 activations
+    (min/max calibration), on Conv and Gemm only; it reads and writes files, so through a temporary folder."""
+    import tempfile
 
-    return f"nncf {nncf.__version__}"
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class Reader(CalibrationDataReader):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self._batches = iter(batches)
+
+        def get_next(self) -> Optional[Dict[str, np.ndarray]]:
+            batch = next(self._batches, None)
+            return None if batch is None else {input_name: batch}
+
+    with tempfile.TemporaryDirectory(prefix="quantize-") as tmp:
+        source, target = Path(tmp, "fp32.onnx"), Path(tmp, "int8.onnx")
+        onnx.save(model, os.fspath(source))
+        quantize_static(os.fspath(source), os.fspath(target), Reader(), quant_format=QuantFormat.QDQ,
+                        op_types_to_quantize=ORT_QUANTIZED_OPS, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+        return onnx.load(os.fspath(target))
+
+
+def nncf_problem() -> Optional[str]:
+    """Why NNCF cannot be used here (not installed, or its import fails with the installed torch), or None."""
+    try:
+        import nncf  # noqa: F401  (imports torch when torch is installed)
+    except Exception as exc:  # ImportError, or e.g. "No module named 'torch.fx'" from a too new NNCF on torch 1.6
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return f"{type(exc).__name__}: {first}"
+    return None
+
+
+NNCF_INSTALL = ("python3 -m pip install 'nncf>=2.12,<2.13'" if sys.version_info < (3, 8)
+                else "python3 -m pip install nncf")
+
+
+def choose_quantizer(wanted: str, log: Callable[[str], None] = print) -> str:
+    """``nncf`` or ``onnxruntime`` for ``--quantizer`` ``wanted``; auto says in one line when it falls back."""
+    if wanted not in QUANTIZERS:
+        raise PipelineError(f"--quantizer={wanted}: choose one of {', '.join(QUANTIZERS)}")
+    if wanted == "onnxruntime":
+        return wanted
+    problem = nncf_problem()
+    if problem is None:
+        return "nncf"
+    if wanted == "nncf":
+        raise PipelineError(f"--quantizer=nncf: NNCF cannot be imported ({problem}); install it with "
+                            f"{NNCF_INSTALL}, or use --quantizer onnxruntime")
+    log(f"[INFO] NNCF cannot be imported ({problem}): quantizing with ONNX Runtime's quantize_static "
+        f"(slower int8 on OpenVINO; {NNCF_INSTALL} for NNCF)")
+    return "onnxruntime"
+
+
+def quantizer_name(quantizer: str = "nncf") -> str:
+    """``nncf <version>`` or ``onnxruntime <version> quantize_static``, the quantizer recorded in the models."""
+    if quantizer == "nncf":
+        import nncf
+
+        return f"nncf {nncf.__version__}"
+    import onnxruntime
+
+    return f"onnxruntime {onnxruntime.__version__} quantize_static"
 
 
 def quantize_model(
@@ -147,6 +217,8 @@ def quantize_model(
     data_types: str = "float32",
     batch_num: int = DEFAULT_BATCH_NUM,
     shape_text: Optional[str] = None,
+    quantizer: str = "auto",
+    log: Callable[[str], None] = print,
 ) -> QuantizeResult:
     """Calibrate ``model_path`` on ``batch_num`` batches from ``data_dir``; write the deploy and fake-quant models.
 
@@ -184,13 +256,15 @@ def quantize_model(
     item_bytes = int(np.prod(item_shape)) * dtype.itemsize
     files = calibration_files(data_dir, item_bytes, batch * batch_num, types[0], item_shape)
     batches = _load_batches(files, batch, dtype, item_shape)
+    chosen = choose_quantizer(quantizer, log)
 
     model = source
     opset = next((int(e.version) for e in source.opset_import if e.domain in ("", "ai.onnx")), 0)
     if opset < QDQ_OPSET:
         model = onnx.version_converter.convert_version(source, QDQ_OPSET)
-    quantized = _quantize_nncf(model, input_name, batches)
-    name = quantizer_name()
+    quantize = _quantize_nncf if chosen == "nncf" else _quantize_onnxruntime
+    quantized = quantize(model, input_name, batches)
+    name = quantizer_name(chosen)
     drift = compare_models(quantized, model_path, input_name, np.concatenate(batches)[:CHECK_IMAGES],
                            [p.name for p in files[:CHECK_IMAGES]])
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from .compat import PALETTE, RESAMPLING
 from .fileio import atomic_path
 
 # (file suffix, PIL mode, save format) of the assorted kinds a real folder holds.
@@ -27,7 +28,7 @@ IMAGE_KINDS: tuple[tuple[str, str, str], ...] = (
 def photo_like_image(rng: np.random.Generator, width: int, height: int) -> Image.Image:
     """An RGB image with smooth gradients, a few filled shapes and mild texture."""
     grid = rng.integers(0, 256, size=(int(rng.integers(2, 6)), int(rng.integers(2, 6)), 3), dtype=np.uint8)
-    image = Image.fromarray(grid, "RGB").resize((width, height), Image.Resampling.BICUBIC)
+    image = Image.fromarray(grid, "RGB").resize((width, height), RESAMPLING.BICUBIC)
     draw = ImageDraw.Draw(image)
     for _ in range(int(rng.integers(2, 7))):
         x0, x1 = sorted(rng.integers(0, width, size=2).tolist())
@@ -45,7 +46,7 @@ def photo_like_image(rng: np.random.Generator, width: int, height: int) -> Image
 
 def save_image(image: Image.Image, path: Path, mode: str, fmt: str, quality: int = 90) -> None:
     """Convert ``image`` to ``mode`` and save it atomically in ``fmt``."""
-    converted = image.convert(mode) if mode != "P" else image.convert("P", palette=Image.Palette.ADAPTIVE)
+    converted = image.convert(mode) if mode != "P" else image.convert("P", palette=PALETTE.ADAPTIVE)
     if mode == "RGBA":
         alpha = Image.linear_gradient("L").resize(image.size)
         converted.putalpha(alpha)

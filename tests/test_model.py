@@ -15,11 +15,11 @@ import get_weights
 from conftest import run_in_process
 from senet_infer.errors import PipelineError
 from senet_infer.model import (build_model, calibration_batch, download_weights, is_demo_checkpoint,
-                               load_checkpoint, verify_weights)
+                               load_checkpoint, loader_options, verify_weights)
 
 
 def test_demo_checkpoint_has_the_real_key_layout(demo_checkpoint: Path) -> None:
-    saved = torch.load(demo_checkpoint, weights_only=True)
+    saved = torch.load(str(demo_checkpoint), **loader_options(torch.load))
     assert saved["demo_weights"] is True
     expected = build_model().state_dict()
     assert len(expected) == 384
@@ -38,7 +38,7 @@ def test_demo_weights_give_input_dependent_predictions(demo_model) -> None:
 
 @pytest.mark.parametrize("layout", ["bare", "wrapped", "module_prefix"])
 def test_load_checkpoint_layouts(demo_checkpoint: Path, demo_model, tmp_path: Path, layout: str) -> None:
-    state = torch.load(demo_checkpoint, weights_only=True)["state_dict"]
+    state = torch.load(str(demo_checkpoint), **loader_options(torch.load))["state_dict"]
     if layout == "bare":
         obj = state
     elif layout == "wrapped":
@@ -55,7 +55,7 @@ def test_load_checkpoint_layouts(demo_checkpoint: Path, demo_model, tmp_path: Pa
 
 
 def test_key_and_shape_mismatch_is_one_clear_error(demo_checkpoint: Path, tmp_path: Path) -> None:
-    state = dict(torch.load(demo_checkpoint, weights_only=True)["state_dict"])
+    state = dict(torch.load(str(demo_checkpoint), **loader_options(torch.load))["state_dict"])
     del state["layer0.conv1.weight"]
     state["extra.weight"] = torch.zeros(1)
     state["last_linear.weight"] = torch.zeros(10, 2048)
@@ -114,6 +114,56 @@ def test_download_failure_is_one_line(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "download failed" in proc.stderr
     assert not (tmp_path / "se_resnet50-ce0d4300.pth").exists()
+
+
+class _Server:
+    """A loopback HTTP server for one test: 404 for /missing, a body cut short for anything else."""
+
+    def __enter__(self) -> str:
+        import http.server
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+                if self.path.startswith("/missing"):
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(1 << 20))
+                self.end_headers()
+                self.wfile.write(b"x" * 1000)  # then the connection closes: a download cut mid-way
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("path, reason", [("/missing/se_resnet50-ce0d4300.pth", "Not Found"),
+                                          ("/cut/se_resnet50-ce0d4300.pth", "closed after 1000 of 1048576 bytes")])
+def test_network_failure_is_named_as_such(tmp_path: Path, path: str, reason: str) -> None:
+    dest = tmp_path / "se_resnet50-ce0d4300.pth"
+    with _Server() as base:
+        proc = run_in_process(get_weights.main, dest, "--url", base + path, prog="get_weights.py", check=False)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    line = proc.stderr
+    assert base + path in line and "the network did not deliver it" in line and reason in line
+    assert "cannot write" not in line and "--demo" in line and "by hand" in line
+    assert list(tmp_path.iterdir()) == []  # nothing kept, no temp file
+
+
+def test_step2_missing_checkpoint_is_one_line_before_any_hashing(tmp_path: Path) -> None:
+    absent = tmp_path / "se_resnet50-ce0d4300.pth"
+    proc = run_in_process(SE_ResNet50_pth2onnx.main, absent, tmp_path / "out.onnx", prog="SE_ResNet50_pth2onnx.py", check=False)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert f"{absent}: checkpoint not found" in proc.stderr and "get_weights.py" in proc.stderr
+    assert not (tmp_path / "out.onnx").exists()
 
 
 def test_demo_name_must_say_demo(tmp_path: Path) -> None:

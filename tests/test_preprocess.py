@@ -6,6 +6,7 @@ The reference for every pixel is torchvision applied to ``Image.open(p).convert(
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -20,9 +21,15 @@ from PIL import Image
 from conftest import REPO, load_script, run_in_process
 from senet_infer import imagenet
 from senet_infer.cli import run_main
+from senet_infer.compat import PALETTE
 from senet_infer.errors import PipelineError
 from senet_infer.preprocess import MANIFEST_NAME, EvalTransform, list_images, preprocess_file, preprocess_folder
 from senet_infer.synthetic import make_image_folder, photo_like_image, save_image
+
+# requirements-host.txt leaves OpenCV out (a guide-era host has opencv-python; only --resize squash uses it)
+needs_cv2 = pytest.mark.skipif(importlib.util.find_spec("cv2") is None,
+                               reason="OpenCV is not installed (requirements-host.txt leaves it out; "
+                                      "only --resize squash uses it)")
 
 SCRIPT = "imagenet_torch_preprocess.py"
 UINT8_BYTES = 256 * 256 * 3
@@ -88,7 +95,7 @@ def write_kind(path: Path, kind: str, size: tuple[int, int], seed: int) -> Path:
     """One seeded photo-like image of ``kind``: rgb/gray/cmyk JPEG, palette(+transparency)/rgba PNG."""
     image = photo_like_image(np.random.default_rng(seed), *size)
     if kind == "palette_transparent":
-        palette = image.convert("P", palette=Image.Palette.ADAPTIVE)
+        palette = image.convert("P", palette=PALETTE.ADAPTIVE)
         palette.save(path, format="PNG", transparency=0)
     else:
         mode, fmt = {"rgb": ("RGB", "JPEG"), "gray": ("L", "JPEG"), "cmyk": ("CMYK", "JPEG"),
@@ -184,6 +191,7 @@ def test_fp32_format_matches_torchvision_eval_transform(image_dir: Path, tmp_pat
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.torch
+@needs_cv2
 def test_squash_is_byte_identical_to_the_original_script(tmp_path: Path, kind: str) -> None:
     for i, size in enumerate(SIZES):
         suffix = ".png" if kind.startswith(("palette", "rgba")) else ".JPEG"
@@ -195,6 +203,7 @@ def test_squash_is_byte_identical_to_the_original_script(tmp_path: Path, kind: s
             assert array.tobytes() != torchvision_uint8(path)  # the two protocols really differ
 
 
+@needs_cv2
 def test_squash_cli_writes_the_original_bytes_under_this_projects_names(tmp_path: Path, capsys) -> None:
     src = tmp_path / "src"
     src.mkdir()
@@ -214,6 +223,7 @@ def test_squash_cli_writes_the_original_bytes_under_this_projects_names(tmp_path
     ("half.png", None, "OpenCV cannot decode"),
     ("half.JPEG", None, "truncated"),
 ])
+@needs_cv2
 def test_squash_refuses_what_the_original_crashes_on_or_writes_grey(
         tmp_path: Path, name: str, content: bytes | None, needle: str) -> None:
     path = tmp_path / name
@@ -227,6 +237,18 @@ def test_squash_refuses_what_the_original_crashes_on_or_writes_grey(
     assert str(path) in str(info.value)
 
 
+def test_squash_without_opencv_is_one_line_naming_the_package(tmp_path: Path, capsys,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    src = tmp_path / "src"
+    make_image_folder(src, 2, seed=5, assorted=False, size=(120, 90))
+    monkeypatch.setitem(sys.modules, "cv2", None)  # import cv2 raises ImportError, as without the package
+    proc = run_inprocess(capsys, src, tmp_path / "dst", "--quiet", "--resize", "squash", "--workers", "1")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "OpenCV, which is not installed" in proc.stderr and "pip install opencv-python-headless" in proc.stderr
+    assert not (tmp_path / "dst").exists()  # refused before anything was written
+
+
+@needs_cv2
 def test_squash_accepts_a_jpeg_with_bytes_after_its_end(tmp_path: Path) -> None:
     path = write_kind(tmp_path / "tail.JPEG", "rgb", (200, 150), seed=5)
     path.write_bytes(path.read_bytes() + b"camera trailer")
@@ -359,6 +381,7 @@ def test_preprocess_folder_report(tmp_path: Path) -> None:
 
 # --- reruns: the manifest says how the folder was made -------------------------------------------
 
+@needs_cv2
 def test_rerun_with_another_transform_or_source_is_refused_until_force(tmp_path: Path, capsys) -> None:
     src = tmp_path / "src"
     make_image_folder(src, 3, seed=5, assorted=False, size=(120, 90))

@@ -150,3 +150,34 @@ def test_a_file_that_is_not_onnx_is_refused(fp32_bin_dir: Path, tmp_path: Path, 
     code, _, err = calibrate(capsys, *flags(bogus, tmp_path / "q", fp32_bin_dir))
     assert code == 2 and "not an ONNX model" in err and str(bogus) in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
+
+
+@pytest.mark.slow
+def test_onnxruntime_quantizer_writes_the_same_kind_of_model(dynamic_onnx: Path, fp32_bin_dir: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    save = tmp_path / "ort" / "se_resnet50"
+    code, out, err = calibrate(capsys, *flags(dynamic_onnx, save, fp32_bin_dir), "--quantizer=onnxruntime")
+    assert code == 0, err
+    assert "with onnxruntime " in out and "quantize_static" in out and "int8 vs fp32" in out
+    model = onnx.load(str(save) + "_deploy_model.onnx")
+    assert {"QuantizeLinear", "DequantizeLinear"} <= {node.op_type for node in model.graph.node}
+    dims = [d.dim_value if d.HasField("dim_value") else d.dim_param for d in model.graph.input[0].type.tensor_type.shape.dim]
+    assert isinstance(dims[0], str) and dims[1:] == [3, 224, 224]
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert meta["senet_infer.precision"] == "int8" and meta["senet_infer.quantizer"].startswith("onnxruntime ")
+
+
+def test_auto_falls_back_to_onnxruntime_in_one_line_and_nncf_alone_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    from senet_infer import quantize
+    from senet_infer.errors import PipelineError
+
+    if quantize.nncf_problem() is None:
+        lines: list = []
+        assert quantize.choose_quantizer("auto", lines.append) == "nncf" and lines == []
+    monkeypatch.setattr(quantize, "nncf_problem", lambda: "ModuleNotFoundError: No module named 'torch.fx'")
+    lines = []
+    assert quantize.choose_quantizer("auto", lines.append) == "onnxruntime"
+    assert len(lines) == 1 and "torch.fx" in lines[0] and "quantize_static" in lines[0] and "pip install" in lines[0]
+    with pytest.raises(PipelineError, match=r"--quantizer=nncf: NNCF cannot be imported .*torch\.fx.*pip install"):
+        quantize.choose_quantizer("nncf")
+    assert quantize.choose_quantizer("onnxruntime", lines.append) == "onnxruntime" and len(lines) == 1
