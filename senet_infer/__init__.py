@@ -14,3 +14,7 @@ if sys.version_info < MIN_PYTHON:
     )
 
 __version__ = "0.1.0"
+
+from .cli import install_missing_package_hook  # noqa: E402  (after the version check, which must run first)
+
+install_missing_package_hook()

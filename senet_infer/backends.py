@@ -28,6 +28,7 @@ never runs a model at a precision other than the one asked for; it raises instea
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import io
 import os
@@ -544,7 +545,8 @@ def create_backend(name: str) -> Backend:
     except KeyError:
         raise PipelineError(f"unknown backend {name!r} (choose from {', '.join(BACKEND_CHOICES)})") from None
     if not cls.installed():
-        raise PipelineError(f"backend {name!r} needs the Python package {cls.module!r}, which is not installed")
+        raise PipelineError(f"backend {name!r} needs the Python package {cls.module!r}, which is not installed in "
+                            f"{sys.executable}: {sys.executable} -m pip install {cls.module}")
     return cls()
 
 
@@ -652,7 +654,8 @@ def load_backend(name: str, path: str | os.PathLike[str], *, threads: int, devic
 def native_precisions(name: str) -> list[str]:
     """Precisions backend ``name`` (``auto``: any installed one) runs on this machine's own instructions:
     fp32 and int8 (a quantized model) on every backend; fp16/bf16 where OpenVINO's CPU plugin reports
-    the CPU's instructions for them (elsewhere they would be emulated, slower than fp32)."""
+    the CPU's instructions for them (elsewhere they would be emulated, slower than fp32) and really compiles
+    at them (OpenVINO 2023.1 lists FP16 on some CPUs without AMX, then compiles fp16 at bf16)."""
     offered = ["fp32"]
     if name in GPU_BACKENDS:
         return offered + ["fp16", "int8"]  # the GPU's own fp16 arithmetic
@@ -660,5 +663,31 @@ def native_precisions(name: str) -> list[str]:
         import openvino as ov
 
         capabilities = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-        offered += [p for p in ("fp16", "bf16") if _OV_CAPABILITY[p] in capabilities]
+        offered += [p for p in ("fp16", "bf16") if _OV_CAPABILITY[p] in capabilities and _openvino_compiles_at(p)]
     return offered + ["int8"]
+
+
+@functools.lru_cache(maxsize=None)
+def _openvino_compiles_at(precision: str) -> bool:
+    """Whether OpenVINO's CPU plugin compiles a one-MatMul model at ``precision`` rather than falling back."""
+    import tempfile
+
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])], "probe",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16])],
+        [helper.make_tensor("w", TensorProto.FLOAT, [16, 16], [0.5] * 256)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 7
+    with tempfile.TemporaryDirectory(prefix="ov-probe-") as tmp:
+        path = os.path.join(tmp, "probe.onnx")
+        onnx.save(model, path)
+        try:
+            backend = OpenVinoBackend()
+            backend.load(path, threads=1, precision=precision)
+        except PipelineError:
+            return False
+    return True

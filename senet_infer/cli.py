@@ -13,6 +13,42 @@ from .errors import PipelineError
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
+# import name -> what pip installs it as, for the one line a missing package gets
+PIP_NAMES = {"cv2": "opencv-python-headless", "PIL": "pillow", "numpy": "numpy", "onnx": "onnx",
+             "onnxruntime": "onnxruntime", "openvino": "openvino", "nncf": "nncf", "torch": "torch",
+             "torchvision": "torchvision", "pretrainedmodels": "pretrainedmodels", "tqdm": "tqdm",
+             "matplotlib": "matplotlib", "scipy": "scipy"}
+
+
+def missing_package_line(exc: BaseException) -> str | None:
+    """One line for a third-party package that is not installed (which, and how to install it), else None."""
+    name = getattr(exc, "name", None)
+    if not isinstance(exc, ModuleNotFoundError) or not name:
+        return None
+    root = name.split(".", 1)[0]
+    if root not in PIP_NAMES:
+        return None
+    return (f"the Python package {PIP_NAMES[root]!r} is not installed in {sys.executable} (import {name}); "
+            f"install it with: {sys.executable} -m pip install {PIP_NAMES[root]} (or all the project needs: "
+            f"-m pip install -r requirements-host.txt)")
+
+
+def install_missing_package_hook() -> None:
+    """Make an uncaught missing-package import (a script's top-level imports included) one line, exit 2."""
+    previous = sys.excepthook
+
+    def hook(kind: type, exc: BaseException, tb: object) -> None:
+        line = missing_package_line(exc)
+        if line is None:
+            previous(kind, exc, tb)  # type: ignore[arg-type]
+            return
+        prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "senet_infer"
+        print(f"{prog}: error: {line}", file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(EXIT_USER_ERROR)
+
+    sys.excepthook = hook
+
 
 def run_main(
     main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None, prog: str | None = None
@@ -25,6 +61,12 @@ def run_main(
         return int(main(argv) or 0)
     except PipelineError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except ModuleNotFoundError as exc:
+        line = missing_package_line(exc)
+        if line is None:
+            raise
+        print(f"{prog}: error: {line}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)

@@ -261,7 +261,7 @@ def quantize_model(
     model = source
     opset = next((int(e.version) for e in source.opset_import if e.domain in ("", "ai.onnx")), 0)
     if opset < QDQ_OPSET:
-        model = onnx.version_converter.convert_version(source, QDQ_OPSET)
+        model = convert_opset(source, QDQ_OPSET)
     quantize = _quantize_nncf if chosen == "nncf" else _quantize_onnxruntime
     quantized = quantize(model, input_name, batches)
     name = quantizer_name(chosen)
@@ -288,6 +288,27 @@ def quantize_model(
         deploy.unlink()
         raise
     return QuantizeResult(deploy, fake_quant, tuple(files), batch, batch_num, name, drift)
+
+
+def convert_opset(model: onnx.ModelProto, opset: int) -> onnx.ModelProto:
+    """``model`` at ``opset`` through ONNX's version converter, with every initializer listed as a graph input
+    while it converts: onnx 1.10's converter (the ModelZoo pin) fails on an exported graph otherwise
+    ("Input N is undefined!"). The added inputs are removed again."""
+    import onnx.version_converter
+    from onnx import helper
+
+    listed = {value.name for value in model.graph.input}
+    added = [helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
+             for t in model.graph.initializer if t.name not in listed]
+    staged = onnx.ModelProto()
+    staged.CopyFrom(model)
+    staged.graph.input.extend(added)
+    converted = onnx.version_converter.convert_version(staged, opset)
+    added_names = {value.name for value in added}
+    kept = [value for value in converted.graph.input if value.name not in added_names]
+    del converted.graph.input[:]
+    converted.graph.input.extend(kept)
+    return converted
 
 
 def compare_models(quantized: onnx.ModelProto, source: str | os.PathLike[str], input_name: str,

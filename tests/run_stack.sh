@@ -7,7 +7,7 @@
 #      host whose packages must not move; a package of the stack that changes fails the set-up;
 #   3. the test tools (pytest, hypothesis, openvino) under the same freeze;
 # then pytest on the whole suite (extra arguments go to pytest) and, for the guide's stack,
-# run_infer.sh end to end on a small demo (default steps, the perf step with fp32 and int8).
+# run_infer.sh end to end on a small demo (every step, int8 calibration in the perf step, fp32 and int8).
 # The interpreter: $PY37 when set, else the newest 3.7 under pyenv, else python3.7 from the PATH.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -77,6 +77,7 @@ cd "$root"
 if [[ "$stack" == guide && $# -eq 0 ]]; then
     work="$(mktemp -d)"
     trap 'rm -rf "$work"' EXIT
-    echo "run_infer.sh on the $stack stack: --offline --demo-images 64 in $work"
-    PYTHON="$py" bash run_infer.sh --offline --demo-images 64 --work-dir "$work"
+    e2e=(--offline --demo-images 64 --perf-batch-sizes 1,8 --perf-loop 3 --perf-precisions fp32,int8 --work-dir "$work")
+    echo "run_infer.sh on the $stack stack: ${e2e[*]}"
+    PYTHON="$py" bash run_infer.sh "${e2e[@]}"
 fi

@@ -423,3 +423,31 @@ def test_tensor_info_resolves_the_batch_once() -> None:
     assert resolved.shape == (8, 3, 4, 4) and resolved.nbytes == 8 * 48 * 4
     with pytest.raises(PipelineError, match=r"image float32 \[\?,3,\?,4\]: only the batch dimension"):
         backends.TensorInfo("image", (None, 3, None, 4), np.dtype(np.float32)).with_batch(2)
+
+
+def test_reduced_precisions_are_offered_only_where_openvino_compiles_at_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CPU whose plugin lists FP16 but compiles fp16 at bf16 (OpenVINO 2023.1 without AMX) gets no fp16 in the
+    perf step's default precisions: the probe's refusal decides, not the capability list alone."""
+    import openvino as ov
+
+    capabilities = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    backends._openvino_compiles_at.cache_clear()
+    honest = backends.native_precisions("openvino")
+    assert honest[0] == "fp32" and honest[-1] == "int8"
+    assert all(backends._OV_CAPABILITY[p] in capabilities for p in honest if p in ("fp16", "bf16"))
+
+    real_load = backends.OpenVinoBackend.load
+
+    def refusing_fp16(self, path, **kwargs):  # what the plugin's fallback looks like to load()
+        if kwargs.get("precision") == "fp16":
+            raise PipelineError(f"{path}: this CPU cannot run OpenVINO at fp16 (the plugin would fall back to bf16)")
+        return real_load(self, path, **kwargs)
+
+    monkeypatch.setattr(backends.OpenVinoBackend, "load", refusing_fp16)
+    monkeypatch.setattr(ov.Core, "get_property", lambda self, device, key: ["FP32", "FP16", "BF16", "INT8"])
+    backends._openvino_compiles_at.cache_clear()
+    try:
+        offered = backends.native_precisions("openvino")
+    finally:
+        backends._openvino_compiles_at.cache_clear()
+    assert "fp16" not in offered and offered[0] == "fp32" and offered[-1] == "int8"

@@ -8,6 +8,7 @@ import os
 import pickle
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -182,3 +183,53 @@ def test_checkpoints_load_with_a_torch_1_6_loader(demo_checkpoint: Path, monkeyp
     assert is_demo_checkpoint(demo_checkpoint)
     assert load_checkpoint(demo_checkpoint).training is False
     assert calls == [{}, {}]
+
+
+# --- the floors of requirements-host.txt: each one is installed exactly by a CI stack -----------------
+
+
+def _requirement_lines(path: Path) -> list[str]:
+    return [line.split("#", 1)[0].strip() for line in path.read_text().splitlines() if line.split("#", 1)[0].strip()]
+
+
+def test_every_floor_of_the_host_file_is_a_pin_of_a_tested_stack() -> None:
+    """A floor nobody installs is a guess: each ``name>=X`` of requirements-host.txt is ``name==X`` in one of
+    tests/stacks/*.txt, which tests/run_stack.sh installs before the host file and then runs the suite on."""
+    import re
+
+    stacks = {p.stem: _requirement_lines(p) for p in sorted((REPO / "tests" / "stacks").glob("*.txt"))}
+    assert set(stacks) == {"guide", "modelzoo"}
+    pins = {}
+    for stack, lines in stacks.items():
+        for line in lines:
+            match = re.fullmatch(r"([A-Za-z0-9_.-]+)==([0-9][0-9A-Za-z.]*)", line)
+            assert match, f"tests/stacks/{stack}.txt: {line!r} is not name==version"
+            pins.setdefault(match.group(1).lower(), set()).add(match.group(2))
+    floors = []
+    for line in _requirement_lines(REPO / "requirements-host.txt"):
+        match = re.match(r"([A-Za-z0-9_.-]+)>=([0-9][0-9A-Za-z.]*)", line)
+        assert match, f"requirements-host.txt: {line!r} has no floor (name>=version)"
+        floors.append((match.group(1).lower(), match.group(2)))
+    untested = [f"{name}>={version}" for name, version in floors if version not in pins.get(name, set())]
+    assert untested == [], f"floors no stack installs: {untested}"
+    assert ("torch", "1.6.0") in floors and pins["torch"] >= {"1.6.0", "1.8.0"}  # the guide's and the ModelZoo's
+    assert "opencv-python" in pins and not any(name.startswith("opencv") for name, _ in floors)
+
+
+# --- a package that is not installed: one line naming it and how to install it ------------------------
+
+
+@pytest.mark.parametrize("script, argv, missing", [
+    ("SE_ResNet50_pth2onnx.py", ["a.pth", "b.onnx"], "torch"),  # imported at the script's top level
+    ("ais_infer.py", ["--model", "m.onnx", "--loop", "1", "--backend", "openvino"], "openvino"),
+    ("vision_metric_ImageNet.py", ["result", "labels.txt", "./", "out.json"], "numpy"),
+])
+def test_a_missing_package_is_one_line_naming_it(tmp_path: Path, script: str, argv: list[str], missing: str) -> None:
+    (tmp_path / "m.onnx").write_bytes(b"")
+    code = ("import runpy, sys; sys.path.insert(0, {r!r}); sys.modules[{m!r}] = None; sys.argv = [{s!r}] + {a!r}; "
+            "runpy.run_path({p!r}, run_name='__main__')").format(r=str(REPO), m=missing, s=script, a=argv, p=str(REPO / script))
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith(f"{script}: error: ") and f"package {missing!r}" in line and "is not installed" in line, line
+    assert f"-m pip install {missing}" in line and "Traceback" not in proc.stderr
