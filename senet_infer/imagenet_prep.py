@@ -76,14 +76,6 @@ class Source:
     default_labels: Optional[Path] = None  # the Kaggle root's LOC_val_solution.csv
     tar: bool = False
 
-    def input_paths(self) -> List[Path]:
-        """The files and folders whose contents decide the dataset (what a caller checks for changes)."""
-        if self.tar:
-            return [self.path]
-        folders = sorted({str(Path(image.origin).parent) for image in self.images})
-        return [self.path] + [Path(f) for f in folders if Path(f) != self.path] + (
-            [self.default_labels] if self.default_labels else [])
-
 
 def _check_unique(images: Sequence[SourceImage], where: Path) -> None:
     """Two images whose names differ only by extension or folder would be one image to every later step."""
@@ -174,6 +166,30 @@ def detect_source(path: str | os.PathLike[str]) -> Source:
         return replace(inner, layout=f"Kaggle download ({inner.layout})", path=path,
                        default_labels=solution if solution.is_file() else None)
     return _folder_source(path)
+
+
+def source_inputs(path: str | os.PathLike[str]) -> List[Path]:
+    """The files and folders whose contents make up SOURCE's images (for a caller's up-to-date check): the tar,
+    or the folder and its class folders (the Kaggle root: also its image folder and CSV)."""
+    path = Path(path)
+    if not path.is_dir():
+        return [path]
+    found = [path]
+    images = path / KAGGLE_VAL
+    if images.is_dir():
+        found += [images, path / KAGGLE_SOLUTION]
+    else:
+        images = path
+    with contextlib.suppress(OSError):
+        found += sorted(Path(e.path) for e in os.scandir(images) if e.is_dir() and not e.name.startswith("."))
+    return found
+
+
+def remove_stale_builds(out: Path) -> None:
+    """Folders an interrupted run was building (``.val_union.<random>.tmp``) or throwing away."""
+    for stale in out.glob(f".{IMAGES_DIRNAME}.*.tmp"):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 # -- the devkit -----------------------------------------------------------------------------------
@@ -577,6 +593,7 @@ def prepare(source: str | os.PathLike[str], out: str | os.PathLike[str], *,
                 "devkit": None if devkit is None else str(Path(devkit).resolve()), "mode": mode,
                 "images": len(p.entries), "fingerprint": fingerprint, "complete": False}
     atomic_write_json(out / MANIFEST_NAME, manifest)  # first: an interrupted run is this source's, incomplete
+    remove_stale_builds(out)
     with contextlib.suppress(FileNotFoundError):
         (out / LABELS_NAME).unlink()  # never a label file beside images it does not describe
     try:

@@ -19,7 +19,7 @@ from . import imagenet
 from .labels import read_label_file
 from .cli import default_workers
 from .errors import PipelineError
-from .fileio import atomic_path, atomic_write_text, is_hidden_temp, natural_key, parse_result_name, read_result, stem_of
+from .fileio import atomic_path, atomic_write_text, is_hidden_temp, natural_key, parse_result_name, read_result
 from .summary import load_summary, summary_path_for
 
 TOP_K = 5
