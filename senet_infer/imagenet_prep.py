@@ -69,7 +69,7 @@ class SourceImage:
 class Source:
     """What SOURCE holds."""
 
-    layout: str  # in words, for the report line
+    layout: str  # in words, with its article, for the report line
     path: Path
     images: Tuple[SourceImage, ...]  # natural order of their names
     class_folders: int = 0  # ImageFolder: how many
@@ -105,7 +105,7 @@ def _folder_source(folder: Path, layout_note: str = "") -> Source:
         if not files:
             raise PipelineError(f"{folder}: no images (.JPEG, .jpg, .png) and no class folders")
         images = [SourceImage(e.name, os.path.abspath(e.path)) for e in files]
-        layout = "flat image folder"
+        layout = "a flat image folder"
     else:
         index = imagenet.synsets().index
         images = []
@@ -116,7 +116,7 @@ def _folder_source(folder: Path, layout_note: str = "") -> Source:
                     "WordNet IDs, n01440764 ... n15075141)")
             inner, _ = _scan(Path(entry.path))
             images += [SourceImage(e.name, os.path.abspath(e.path), index[entry.name]) for e in inner]
-        layout = f"ImageFolder of {len(folders)} class folders"
+        layout = f"an ImageFolder of {len(folders)} class folders"
         if not images:
             raise PipelineError(f"{folder}: {len(folders)} class folders but no images in them")
     images.sort(key=lambda i: natural_key(i.name))
@@ -147,7 +147,7 @@ def _tar_source(path: Path) -> Source:
         raise PipelineError(f"{path}: no images (.JPEG, .jpg, .png) in the archive")
     images.sort(key=lambda i: natural_key(i.name))
     _check_unique(images, path)
-    return Source(f"tar archive of {len(images):,} images", path, tuple(images), tar=True)
+    return Source(f"a tar archive of {len(images):,} images", path, tuple(images), tar=True)
 
 
 def detect_source(path: str | os.PathLike[str]) -> Source:
@@ -163,7 +163,7 @@ def detect_source(path: str | os.PathLike[str]) -> Source:
     if kaggle_val.is_dir():
         inner = _folder_source(kaggle_val, f" in {KAGGLE_VAL}")
         solution = path / KAGGLE_SOLUTION
-        return replace(inner, layout=f"Kaggle download ({inner.layout})", path=path,
+        return replace(inner, layout=f"the Kaggle download ({inner.layout})", path=path,
                        default_labels=solution if solution.is_file() else None)
     return _folder_source(path)
 
@@ -442,7 +442,7 @@ def resolve(source: str | os.PathLike[str], *, devkit: Optional[str | os.PathLik
                     "LOC_val_solution.csv, or a '<image> <class>' file)")
             if kit is not None:
                 need = f"--labels ({kit.meta} alone holds no ground truth)"
-            raise PipelineError(f"{found.path}: a {found.layout} carries no labels; pass {need}")
+            raise PipelineError(f"{found.path}: {found.layout} carries no labels; pass {need}")
     return plan(found, label_source)
 
 
@@ -461,7 +461,7 @@ class PrepReport:
     def line(self) -> str:
         """The one line the script prints."""
         p = self.plan
-        found = (f"found a {p.source.layout} in {p.source.path}: {len(p.source.images):,} images; "
+        found = (f"found {p.source.layout} in {p.source.path}: {len(p.source.images):,} images; "
                  f"labels from {p.labels_from}")
         images, labels = self.out / IMAGES_DIRNAME, self.out / LABELS_NAME
         if self.written:

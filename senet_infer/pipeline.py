@@ -771,9 +771,9 @@ def infer_owned(d: Driver) -> Sequence[Path]:
 def metric(d: Driver) -> None:
     """Step 5: top-1/top-5 of ./result against the labels."""
     assert d.label_file is not None
-    args = [d.rel(d.result_dir) + "/", d.rel(d.label_file), "./", ACCURACY_JSON]
-    extra = ["--predictions", d.rel(d.work / PREDICTIONS_CSV)] + d.annotate_flags()
-    d.run(d.scripts.command("vision_metric_ImageNet.py", args).plus(extra))
+    args = [d.rel(d.result_dir) + "/", d.rel(d.label_file), "./", ACCURACY_JSON,
+            "--predictions", d.rel(d.work / PREDICTIONS_CSV)]
+    d.run(d.scripts.command("vision_metric_ImageNet.py", args).plus(d.annotate_flags()))
 
 
 def report_accuracy(d: Driver, ran: bool) -> None:
@@ -788,8 +788,9 @@ def report_accuracy(d: Driver, ran: bool) -> None:
 
     rows = read_predictions(d.work / PREDICTIONS_CSV)
     lowest = lowest_classes(rows, LOWEST_CLASSES)
-    print(f"  lowest top-1 of the {len({r.label for r in rows})} classes labelled: "
-          + "; ".join(c.describe() for c in lowest))
+    print(f"  lowest top-1 of the {len({r.label for r in rows})} classes labelled{caveat}:")
+    for weak in lowest:
+        print(f"    {weak.describe()}")
     note = labels_sanity_note(d, rows)
     if note:
         print(f"  NOTE: {note}")
