@@ -688,6 +688,7 @@ def generate_demo_set(d: Driver) -> None:
     import torch
 
     from .aipp import apply_aipp
+    from .labels import format_labels
     from .model import load_checkpoint
     from .preprocess import EvalTransform, preprocess_file
     from .synthetic import make_image_folder
@@ -706,8 +707,8 @@ def generate_demo_set(d: Driver) -> None:
         batch = np.stack([preprocess_file(p, transform) for p in chunk])
         with torch.inference_mode():
             logits = model(torch.from_numpy(apply_aipp(batch, aipp)))
-        labels += [f"{p.name} {int(c)}\n" for p, c in zip(chunk, logits.argmax(1).tolist())]
-    atomic_write_text(d.label_file, "".join(labels))
+        labels += [(p.name, int(c)) for p, c in zip(chunk, logits.argmax(1).tolist())]
+    atomic_write_text(d.label_file, format_labels(labels))
     print(f"  generated {len(images)} images (RGB/grayscale/CMYK JPEG, palette/RGBA PNG) and their labels")
 
 
