@@ -586,6 +586,7 @@ def prepare(source: str | os.PathLike[str], out: str | os.PathLike[str], *,
     this = str(p.source.path.resolve())
     if not force:
         _refuse_other(out, record, p.source)
+    remove_stale_builds(out)  # what an interrupted run of this script left (it never names a finished output)
     if record is not None and record.get("source") == this and _up_to_date(
             out, record, fingerprint, label_text, [image.name for image, _ in p.entries]):
         return PrepReport(p, out, mode, written=False)
@@ -593,7 +594,6 @@ def prepare(source: str | os.PathLike[str], out: str | os.PathLike[str], *,
                 "devkit": None if devkit is None else str(Path(devkit).resolve()), "mode": mode,
                 "images": len(p.entries), "fingerprint": fingerprint, "complete": False}
     atomic_write_json(out / MANIFEST_NAME, manifest)  # first: an interrupted run is this source's, incomplete
-    remove_stale_builds(out)
     with contextlib.suppress(FileNotFoundError):
         (out / LABELS_NAME).unlink()  # never a label file beside images it does not describe
     try:

@@ -228,6 +228,11 @@ def test_rerun_is_a_no_op_and_copy_copies(fake: Fake, tmp_path: Path) -> None:
     assert f"{IMAGES} copies" in copied.stdout
     assert not any(p.is_symlink() for p in (out / "val_union").iterdir()) and out_labels(out) == fake.expected
     assert not [p for p in out.iterdir() if p.name.startswith(".val_union")]  # no temporaries left
+    half_built = out / ".val_union.k1ll3d.tmp"  # what a run killed while linking leaves
+    half_built.mkdir()
+    (half_built / "ILSVRC2012_val_00000001.JPEG").symlink_to(flat / "ILSVRC2012_val_00000001.JPEG")
+    assert "already up to date" in run(flat, "--labels", guide, "--out", out, "--copy").stdout
+    assert not half_built.exists() and (flat / "ILSVRC2012_val_00000001.JPEG").is_file()
 
 
 def test_tar_is_extracted_once(fake: Fake, tmp_path: Path) -> None:
