@@ -100,8 +100,8 @@ class Fake:
             (folder / name).write_bytes(data)
         return folder
 
-    def image_folder(self) -> Path:
-        folder = self.root / "val"
+    def image_folder(self, name: str = "val") -> Path:
+        folder = self.root / name
         for n, (name, data) in enumerate(self.images.items(), start=1):
             (folder / self.wnid[n]).mkdir(parents=True, exist_ok=True)
             (folder / self.wnid[n] / name).write_bytes(data)
@@ -317,6 +317,11 @@ def bad_cases(fake: Fake, tmp_path: Path) -> dict:
     one_based.write_text("".join(f"ILSVRC2012_val_{n:08d}.JPEG {n % 2 * 999 + 1}\n" for n in range(1, IMAGES + 1)))
     cases["1-based classes"] = ((tmp_path / "flat", "--labels", one_based),
                                 (str(one_based), "ILSVRC2012_ID", "--devkit"))
+    disagreeing = tmp_path / "disagreeing.txt"
+    first_class = int(fake.expected.split()[1])
+    disagreeing.write_text(fake.expected.replace(f" {first_class}\n", f" {(first_class + 1) % 1000}\n", 1))
+    cases["labels disagree with the class folder"] = ((fake.image_folder("val2"), "--labels", disagreeing),
+                                                      (f"{disagreeing}, line 1", "but is in class folder"))
     cases["flat folder, no labels"] = ((tmp_path / "flat",), (str(tmp_path / "flat"), "--labels"))
     return cases
 
