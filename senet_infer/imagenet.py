@@ -33,6 +33,10 @@ class Synsets:
         """The words of class ``cls``; empty for a class outside 0..999."""
         return self.names[cls] if 0 <= cls < len(self.names) else ""
 
+    def short_name(self, cls: int) -> str:
+        """The first of the words of class ``cls`` (``tench``); empty for a class outside 0..999."""
+        return self.name(cls).split(",")[0]
+
 
 def _read_synsets(path: Path) -> Synsets:
     wnids: List[str] = []

@@ -822,8 +822,10 @@ def fidelity(d: Driver) -> None:
                                   limit=d.opts.fidelity_images, all_images=d.opts.fidelity_all)
     changes = top1_changes_line(report)
     record = report.to_dict()
+    from .imagenet import synsets
+
     for change in record["top1_changes"]:  # type: ignore[union-attr]
-        change.update(reference_name=class_name(change["reference"]), result_name=class_name(change["result"]))
+        change.update(reference_name=synsets().name(change["reference"]), result_name=synsets().name(change["result"]))
     atomic_write_json(out, {**record, "reference": "PyTorch fp32 with numpy AIPP on the same .bin",
                             "backend": d.toolchain.runtime(d.opts.backend), "selection": selection,
                             "summary": report.one_line() + (f"; {changes}" if changes else ""), **d.annotations()})
@@ -835,19 +837,15 @@ def fidelity(d: Driver) -> None:
                             f"(worst image {report.worst_image})")
 
 
-def class_name(cls: int) -> str:
-    """The ImageNet-1k words of a class (the first of them: the names are long)."""
-    from .imagenet import synsets
-
-    return synsets().name(cls).split(",")[0]
-
-
 def top1_changes_line(report: "Agreement", shown: int = 5) -> Optional[str]:
     """The classes whose top-1 changed against PyTorch, named: ``top-1 changed on 2 images: a.JPEG tench -> ...``."""
     if not report.top1_changes:
         return None
     changed = report.images - report.same_top1
-    listed = "; ".join(f"{image}: {class_name(ref)} ({ref}) -> {class_name(got)} ({got})"
+    from .imagenet import synsets
+
+    name = synsets().short_name
+    listed = "; ".join(f"{image}: {name(ref)} ({ref}) -> {name(got)} ({got})"
                        for image, ref, got in report.top1_changes[:shown])
     more = f"; {changed - shown} more in {FIDELITY_JSON}" if changed > shown else ""
     return f"top-1 changed on {changed} of {report.images} images (PyTorch -> results): {listed}{more}"
