@@ -7,6 +7,7 @@ The JSON is the ModelZoo original's, byte for byte. With RESULT_DIR's summary be
 (./result_summary.json for ./result/), only the results that run wrote are scored, and the
 other result files in the folder are counted and named in a warning. Results named as the real
 ais_bench names them (text before the first dot) are matched to their labels too.
+--predictions FILE also writes one CSV row per scored image, with the ImageNet class names.
 """
 
 import argparse
@@ -38,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="score every result in the folder even when its summary lists the files of one run")
     parser.add_argument("--annotate", action="append", default=[], type=metric.parse_annotation,
                         metavar="KEY=VALUE", help="add a top-level string field to the JSON (repeatable)")
+    parser.add_argument("--predictions", metavar="FILE", default=None,
+                        help="also write one CSV row per scored image: image, label, label name, top-5 classes "
+                             "with names and scores, correct@1, correct@5")
     parser.add_argument("--workers", type=positive_int, default=None,
                         help="threads reading result files (default: all cores)")
     return parser
@@ -50,7 +54,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     out_path = metric.output_path(args.out_dir, args.json_name, args.result_dir)
     report = metric.evaluate(args.result_dir, args.label_file, num_classes=args.num_classes,
                              allow_missing=args.allow_missing, use_summary=not args.ignore_summary,
-                             workers=args.workers)
+                             workers=args.workers, predictions=args.predictions)
     prog = os.path.basename(sys.argv[0])
     for warning in report.warnings:
         print(f"{prog}: warning: {warning}", file=sys.stderr)

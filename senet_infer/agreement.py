@@ -6,9 +6,11 @@ Numpy only, so checking never imports a framework.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
+
+TOP1_CHANGES_KEPT = 100  # images whose top-1 changed, named in the report (the count is images - same_top1)
 
 
 def relative_error(actual: np.ndarray, reference: np.ndarray) -> float:
@@ -54,6 +56,8 @@ class Agreement:
     enforced: bool = True  # False: reduced precision, drift reported only
     require_top1: bool = False  # also fail when any image's top-1 class differs
     precision: str = "fp32"
+    # (image, reference top-1, result top-1) of the images whose top-1 changed, the first TOP1_CHANGES_KEPT
+    top1_changes: Tuple[Tuple[str, int, int], ...] = ()
 
     @classmethod
     def from_logits(cls, actual: np.ndarray, reference: np.ndarray, *, tolerance: float, subject: str,
@@ -73,6 +77,7 @@ class Agreement:
         top1_a, top1_b = a.argmax(1), b.argmax(1)
         same = int((top1_a == top1_b).sum())
         worst = int(per_image.argmax()) if count else 0
+        changed = np.flatnonzero(top1_a != top1_b)[:TOP1_CHANGES_KEPT].tolist()
         return cls(
             subject=subject,
             images=count,
@@ -91,6 +96,8 @@ class Agreement:
             enforced=enforced,
             require_top1=require_top1,
             precision=precision,
+            top1_changes=tuple((str(names[i]) if names is not None else str(i), int(top1_b[i]), int(top1_a[i]))
+                               for i in changed),
         )
 
     @property
@@ -130,4 +137,7 @@ class Agreement:
 
     def to_dict(self) -> Dict[str, object]:
         """JSON-ready record, verdict included."""
-        return {**asdict(self), "tolerance_relative": self.tolerance, "passed": self.passed}
+        record = asdict(self)
+        record["top1_changes"] = [{"image": image, "reference": ref, "result": got}
+                                  for image, ref, got in self.top1_changes]
+        return {**record, "tolerance_relative": self.tolerance, "passed": self.passed}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import threading
@@ -15,9 +16,10 @@ from typing import Any
 import numpy as np
 
 from . import imagenet
+from .labels import read_label_file
 from .cli import default_workers
 from .errors import PipelineError
-from .fileio import atomic_write_text, is_hidden_temp, natural_key, parse_result_name, read_result, stem_of
+from .fileio import atomic_path, atomic_write_text, is_hidden_temp, natural_key, parse_result_name, read_result
 from .summary import load_summary, summary_path_for
 
 TOP_K = 5
@@ -28,56 +30,12 @@ LOGITS_OUTPUT = 0  # ais_bench's output index of the class scores; other outputs
 _RANK_CHUNK_ROWS = 4096  # bounds the temporary boolean arrays of the ranking to ~4 MB per 1000 classes
 
 
-def _short(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 # --------------------------------------------------------------------------- labels
-
-
-def _parse_labels(path: Path) -> dict[str, tuple[int, int]]:
-    """Image stem -> (class, line number) for every labelled image in ``path``.
-
-    A UTF-8 BOM and CRLF line ends are accepted; an image named twice with the same class counts
-    once, with two classes it is refused naming both lines.
-    """
-    if not path.exists():
-        raise PipelineError(f"{path}: label file not found")
-    if path.is_dir():
-        raise PipelineError(f"{path}: is a folder, expected the label file")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise PipelineError(f"{path}: not a UTF-8 text file") from None
-    except OSError as exc:
-        raise PipelineError(f"{path}: cannot read: {exc.strerror}") from None
-    labels: dict[str, tuple[int, int]] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        fields = line.split()
-        if not fields:
-            continue
-        where = f"{path}, line {number}"
-        if len(fields) != 2:
-            raise PipelineError(f"{where}: expected '<image name> <class>', got {_short(line.strip())!r}")
-        name, class_text = fields
-        if not (class_text.isascii() and class_text.isdigit()):
-            raise PipelineError(f"{where}: class {_short(class_text)!r} is not a non-negative integer")
-        stem, label = stem_of(name), int(class_text)
-        if stem in labels:
-            first, first_line = labels[stem]
-            if first != label:
-                raise PipelineError(f"{where}: image {stem!r} has class {label} here but class {first} on line "
-                                    f"{first_line}")
-            continue  # the same image listed twice with the same class: harmless
-        labels[stem] = (label, number)
-    if not labels:
-        raise PipelineError(f"{path}: no labels (expected lines '<image name> <class>')")
-    return labels
 
 
 def read_labels(path: str | os.PathLike[str]) -> dict[str, int]:
     """Read ``<image name> <0-based class>`` lines into {image stem: class}; bad lines raise PipelineError."""
-    return {stem: label for stem, (label, _) in _parse_labels(Path(path)).items()}
+    return read_label_file(path).classes()
 
 
 # --------------------------------------------------------------------------- results
@@ -407,10 +365,15 @@ def evaluate(
     use_summary: bool = True,
     workers: int | None = None,
     k_max: int = TOP_K,
+    predictions: str | os.PathLike[str] | None = None,
 ) -> MetricReport:
-    """Score the output-0 results of ``result_dir`` (only its run's, when its summary is beside it)."""
+    """Score the output-0 results of ``result_dir`` (only its run's, when its summary is beside it).
+
+    ``predictions``: also write one CSV row per scored image there (:func:`write_predictions`).
+    """
     label_path = Path(label_file)
-    labels = _parse_labels(label_path)
+    label_set = read_label_file(label_path)
+    labels = label_set.labels
     scan = scan_results(result_dir)
     run = select_run(scan, use_summary)
     warnings = [w for w in [scan.ignored_warning(), run.note()] if w]
@@ -435,14 +398,18 @@ def evaluate(
     classes = logits.shape[1]
     shift = 1 if classes == BACKGROUND_CLASSES else 0
     limit = classes - shift
-    for stem, (label, line) in labels.items():
-        if label >= limit:
+    one_based = label_set.one_based_warning()
+    for stem, label in labels.items():
+        if label.cls >= limit:
             background = f" after background class 0 of {classes}" if shift else ""
+            hint = f"; {one_based.split(': ', 1)[1]}" if one_based else ""
             raise PipelineError(
-                f"{label_path}, line {line}: class {label} of image {stem!r} is out of range for "
-                f"{classes}-class results (classes 0..{limit - 1}{background})"
+                f"{label_path}, line {label.line}: class {label.cls} of image {stem!r} is out of range for "
+                f"{classes}-class results (classes 0..{limit - 1}{background}){hint}"
             )
-    targets = np.fromiter((labels[matched[s]][0] + shift for s in stems), np.int64, len(stems))
+    if one_based:
+        warnings.append(one_based)
+    targets = np.fromiter((labels[matched[s]].cls + shift for s in stems), np.int64, len(stems))
     ranks = label_ranks(logits, targets)
     broken = np.flatnonzero(~np.isfinite(logits).all(axis=1))
     if broken.size:
@@ -451,7 +418,123 @@ def evaluate(
                         f"(first: {paths[int(broken[0])]})")
     per_rank = np.bincount(np.minimum(ranks, k_max), minlength=k_max + 1)
     hits = [int(v) for v in np.cumsum(per_rank)[:k_max]]
+    if predictions is not None:
+        write_predictions(predictions, [labels[matched[s]].name for s in stems], targets - shift, logits, ranks,
+                          shift)
     return MetricReport(len(stems), len(labels), classes, tuple(hits), tuple(warnings), int(broken.size))
+
+
+# --------------------------------------------------------------------------- predictions
+
+PREDICTION_COLUMNS = (["image", "label", "label_name"]
+                      + [f"top{k}{part}" for k in range(1, TOP_K + 1) for part in ("", "_name", "_score")]
+                      + ["correct_at_1", "correct_at_5"])
+
+
+def class_name(cls: int, classes: int) -> str:
+    """The ImageNet-1k words of ``cls`` for 1000-class results, ``background`` for class -1 of 1001; else empty."""
+    if cls < 0:
+        return "background"
+    return imagenet.synsets().name(cls) if classes == imagenet.NUM_CLASSES else ""
+
+
+def top_classes(logits: np.ndarray, k: int = TOP_K) -> np.ndarray:
+    """[N, k] column indices of the k highest scores per row; equal scores in column order (as :func:`label_ranks`)."""
+    out = np.empty((logits.shape[0], min(k, logits.shape[1])), np.int64)
+    for lo in range(0, logits.shape[0], _RANK_CHUNK_ROWS):
+        block = logits[lo : lo + _RANK_CHUNK_ROWS]
+        out[lo : lo + len(block)] = np.argsort(-block, axis=1, kind="stable")[:, : out.shape[1]]
+    return out
+
+
+def write_predictions(path: str | os.PathLike[str], images: Sequence[str], labels: np.ndarray, logits: np.ndarray,
+                      ranks: np.ndarray, shift: int = 0) -> Path:
+    """One CSV row per scored image (atomically): image, label and its name, the top-5 classes with names and
+    scores, correct@1 and correct@5. Classes are the label file's (a 1001-wide output's background is -1)."""
+    path = Path(path)
+    width = logits.shape[1] - shift
+    top = top_classes(logits)
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(PREDICTION_COLUMNS)
+            for i, image in enumerate(images):
+                row: list[object] = [image, int(labels[i]), class_name(int(labels[i]), width)]
+                for k in range(TOP_K):
+                    if k < top.shape[1]:
+                        cls = int(top[i, k]) - shift
+                        row += [cls, class_name(cls, width), f"{float(logits[i, top[i, k]]):.6f}"]
+                    else:
+                        row += ["", "", ""]
+                row += [int(ranks[i] < 1), int(ranks[i] < TOP_K)]
+                writer.writerow(row)
+    return path
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One row of a predictions CSV."""
+
+    image: str
+    label: int
+    label_name: str
+    top: tuple[int, ...]
+    correct_at_1: bool
+    correct_at_5: bool
+
+
+def read_predictions(path: str | os.PathLike[str]) -> list[Prediction]:
+    """The rows :func:`write_predictions` wrote; a file of another layout is one error naming it."""
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if header != PREDICTION_COLUMNS:
+                raise PipelineError(f"{path}: not a predictions file (expected the columns {', '.join(PREDICTION_COLUMNS[:3])}, ...)")
+            rows = []
+            for number, row in enumerate(reader, start=2):
+                try:
+                    top = tuple(int(row[3 + 3 * k]) for k in range(TOP_K) if row[3 + 3 * k] != "")
+                    rows.append(Prediction(row[0], int(row[1]), row[2], top, row[-2] == "1", row[-1] == "1"))
+                except (ValueError, IndexError):
+                    raise PipelineError(f"{path}, line {number}: not a predictions row") from None
+    except OSError as exc:
+        raise PipelineError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return rows
+
+
+@dataclass(frozen=True)
+class ClassAccuracy:
+    """Top-1 accuracy of the images of one class."""
+
+    cls: int
+    name: str
+    images: int
+    correct: int
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.correct / self.images
+
+    def describe(self) -> str:
+        """``class 7 (cock): 1 of 4 images, 25.0 %``."""
+        named = f" ({self.name})" if self.name else ""
+        return f"class {self.cls}{named}: {self.correct} of {self.images} images, {self.percent:.1f} %"
+
+
+def lowest_classes(rows: Sequence[Prediction], count: int = 5) -> list[ClassAccuracy]:
+    """The ``count`` classes with the lowest top-1 accuracy (ties: more images first, then class order)."""
+    per_class: dict[int, list[int]] = {}
+    names: dict[int, str] = {}
+    for row in rows:
+        tally = per_class.setdefault(row.label, [0, 0])
+        tally[0] += 1
+        tally[1] += int(row.correct_at_1)
+        names[row.label] = row.label_name
+    found = [ClassAccuracy(cls, names[cls], n, hit) for cls, (n, hit) in per_class.items()]
+    found.sort(key=lambda c: (c.correct / c.images, -c.images, c.cls))
+    return found[:count]
 
 
 # --------------------------------------------------------------------------- output

@@ -40,7 +40,9 @@ from .toolchain import (PERF_MODELS, PERF_RUNS, RESULT_DIRNAME, Command, Scripts
 from .workdir import STATE_DIR, Stamps, WorkLock, describe
 
 if TYPE_CHECKING:
+    from .agreement import Agreement
     from .aipp import AippOp
+    from .metric import Prediction
 
 FIRST_STEP_NUMBER = 2  # step 1, set-up, is run_infer.sh's own
 PERF_BATCH_SIZES = (1, 4, 8, 16, 32, 64)
@@ -54,6 +56,11 @@ DRIFT_IMAGES = 8  # images of the perf step's fidelity check per precision
 DRIFT_BIN_DIR = "perf_runs/drift_bin"
 TIMINGS_JSON = "timings.json"  # in .run_infer/: each step's wall time of the last run
 ACCURACY_JSON = "accuracy_result.json"
+PREDICTIONS_CSV = "predictions.csv"  # step 5 --predictions: one row per scored image, with class names
+IMAGENET_DIR = "dataset/ImageNet"  # where the guide reads val_union/ and val_label.txt (and --imagenet writes them)
+LOWEST_CLASSES = 5  # classes with the lowest top-1 printed after the accuracy line
+SANITY_TOP1_PERCENT = 1.0  # real weights under this top-1 on SANITY_MIN_IMAGES or more: the labels look wrong
+SANITY_MIN_IMAGES = 500
 FIDELITY_JSON = "fidelity.json"
 PERF_OUTPUTS = ("perf.json", "perf.md", "perf.png")
 DEMO_WARNING = "DEMO weights (seeded random, calibrated): accuracy figures from them mean nothing"
@@ -75,6 +82,9 @@ class Options:
     checkpoint: Optional[Path] = None
     data_dir: Optional[Path] = None
     label_file: Optional[Path] = None
+    imagenet: Optional[Path] = None  # a validation set in any layout, for prepare_imagenet.py
+    devkit: Optional[Path] = None
+    imagenet_labels: Optional[Path] = None
     offline: bool = False
     demo_images: int = 64
     backend: str = "auto"
@@ -97,7 +107,9 @@ class Options:
             return None if path is None else path.resolve()
 
         return cls(work=args.work_dir.resolve(), steps=parse_steps(args.steps), checkpoint=resolved(args.checkpoint),
-                   data_dir=resolved(args.data_dir), label_file=resolved(args.label_file), offline=args.offline,
+                   data_dir=resolved(args.data_dir), label_file=resolved(args.label_file),
+                   imagenet=resolved(args.imagenet), devkit=resolved(args.devkit),
+                   imagenet_labels=resolved(args.imagenet_labels), offline=args.offline,
                    demo_images=args.demo_images, backend=args.backend, precision=args.precision,
                    batch_size=args.batch_size, soc_version=args.soc_version, force=args.force,
                    perf_batch_sizes=parse_sizes(args.perf_batch_sizes), perf_loop=args.perf_loop,
@@ -123,6 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="image folder (default <work>/dataset/ImageNet/val_union; if absent a demo set is generated)")
     data.add_argument("--label-file", type=Path, default=None,
                       help="labels, one '<image> <class>' line per image (default <work>/dataset/ImageNet/val_label.txt)")
+    data.add_argument("--imagenet", type=Path, default=None, metavar="SOURCE",
+                      help="the validation set as you have it (ILSVRC2012_img_val.tar, a flat folder, an ImageFolder "
+                           "or the Kaggle download): prepare_imagenet.py writes it into <work>/dataset/ImageNet first")
+    data.add_argument("--devkit", type=Path, default=None, metavar="PATH",
+                      help="with --imagenet: ILSVRC2012_devkit_t12.tar.gz, its folder or its meta.mat")
+    data.add_argument("--imagenet-labels", type=Path, default=None, metavar="FILE",
+                      help="with --imagenet: prepare_imagenet.py --labels (devkit ground truth, LOC_val_solution.csv "
+                           "or a '<image> <class>' file)")
     data.add_argument("--offline", action="store_true", help="do not try to download the weights")
     data.add_argument("--demo-images", type=positive_int, default=64, help="size of the generated demo set (default %(default)s)")
     run = parser.add_argument_group("run")
@@ -305,6 +325,7 @@ class Driver:
     data_dir: Optional[Path] = None
     label_file: Optional[Path] = None
     demo_data: bool = False
+    prepared_data: bool = False  # --imagenet: the dataset step runs prepare_imagenet.py
     timings: Dict[str, float] = field(default_factory=dict)
     ran: Dict[str, bool] = field(default_factory=dict)
     _calibration: Optional[Calibration] = None
@@ -599,7 +620,17 @@ def resolve_weights(d: Driver) -> None:
 
 def resolve_dataset(d: Driver) -> None:
     """The images and labels: the given or default ImageNet folder, else a generated demo set."""
-    default_root = d.work / "dataset" / "ImageNet"
+    default_root = d.work / IMAGENET_DIR
+    if d.opts.imagenet is not None:
+        if d.opts.data_dir is not None or d.opts.label_file is not None:
+            raise PipelineError("--imagenet writes <work>/dataset/ImageNet itself: give it without --data-dir and "
+                                "--label-file")
+        d.prepared_data = True
+        d.data_dir, d.label_file = default_root / "val_union", default_root / "val_label.txt"
+        print(f"  {d.rel(d.opts.imagenet)} through prepare_imagenet.py into {d.rel(default_root)}")
+        return
+    if d.opts.devkit is not None or d.opts.imagenet_labels is not None:
+        raise PipelineError("--devkit and --imagenet-labels go with --imagenet SOURCE")
     data_dir = d.opts.data_dir or default_root / "val_union"
     label_file = d.opts.label_file or default_root / "val_label.txt"
     if data_dir.is_dir():
@@ -623,12 +654,41 @@ def demo_set(d: Driver) -> Sequence[Path]:
     return [d.data_dir, d.label_file] if d.demo_data else []
 
 
+def dataset_unit(d: Driver) -> Optional[Unit]:
+    """What the dataset step makes: the prepared ``--imagenet`` set, the demo set, or nothing (the user's own)."""
+    assert d.data_dir is not None and d.label_file is not None
+    if d.prepared_data:
+        from .imagenet_prep import source_inputs
+
+        assert d.opts.imagenet is not None
+        extra = [p for p in (d.opts.devkit, d.opts.imagenet_labels) if p is not None]
+        return Unit("dataset", source_inputs(d.opts.imagenet) + extra, [d.data_dir, d.label_file],
+                    {"source": str(d.opts.imagenet), "devkit": str(d.opts.devkit), "labels": str(d.opts.imagenet_labels)},
+                    lambda: prepare_imagenet(d))
+    if d.demo_data:
+        return Unit("dataset", [d.checkpoint] if d.checkpoint else [], demo_set(d),
+                    {"images": d.opts.demo_images, "seed": DEMO_SEED}, lambda: generate_demo_set(d), demo_set(d)[:1])
+    return None
+
+
+def prepare_imagenet(d: Driver) -> None:
+    """``prepare_imagenet.py SOURCE --out ./dataset/ImageNet``: any layout of the validation set into the guide's."""
+    assert d.opts.imagenet is not None
+    args = [d.rel(d.opts.imagenet), "--out", d.rel(d.work / IMAGENET_DIR)]
+    if d.opts.devkit is not None:
+        args += ["--devkit", d.rel(d.opts.devkit)]
+    if d.opts.imagenet_labels is not None:
+        args += ["--labels", d.rel(d.opts.imagenet_labels)]
+    d.run(d.scripts.command("prepare_imagenet.py", args))
+
+
 def generate_demo_set(d: Driver) -> None:
     """Demo images of every kind the preprocessing handles, labelled with PyTorch's own top-1."""
     import numpy as np
     import torch
 
     from .aipp import apply_aipp
+    from .labels import format_labels
     from .model import inference_context, load_checkpoint
     from .preprocess import EvalTransform, preprocess_file
     from .synthetic import make_image_folder
@@ -647,8 +707,8 @@ def generate_demo_set(d: Driver) -> None:
         batch = np.stack([preprocess_file(p, transform) for p in chunk])
         with inference_context():
             logits = model(torch.from_numpy(apply_aipp(batch, aipp)))
-        labels += [f"{p.name} {int(c)}\n" for p, c in zip(chunk, logits.argmax(1).tolist())]
-    atomic_write_text(d.label_file, "".join(labels))
+        labels += [(p.name, int(c)) for p, c in zip(chunk, logits.argmax(1).tolist())]
+    atomic_write_text(d.label_file, format_labels(labels))
     print(f"  generated {len(images)} images (RGB/grayscale/CMYK JPEG, palette/RGBA PNG) and their labels")
 
 
@@ -712,7 +772,8 @@ def infer_owned(d: Driver) -> Sequence[Path]:
 def metric(d: Driver) -> None:
     """Step 5: top-1/top-5 of ./result against the labels."""
     assert d.label_file is not None
-    args = [d.rel(d.result_dir) + "/", d.rel(d.label_file), "./", ACCURACY_JSON]
+    args = [d.rel(d.result_dir) + "/", d.rel(d.label_file), "./", ACCURACY_JSON,
+            "--predictions", d.rel(d.work / PREDICTIONS_CSV)]
     d.run(d.scripts.command("vision_metric_ImageNet.py", args).plus(d.annotate_flags()))
 
 
@@ -724,6 +785,29 @@ def report_accuracy(d: Driver, ran: bool) -> None:
     caveat = f" (DEMO: {'; '.join(demo)})" if demo else ""
     print(f"  accuracy: top-1 {values['Top1 accuracy']}, top-5 {values['Top5 accuracy']} "
           f"on {values['Number of images']} images{caveat}")
+    from .metric import lowest_classes, read_predictions
+
+    rows = read_predictions(d.work / PREDICTIONS_CSV)
+    lowest = lowest_classes(rows, LOWEST_CLASSES)
+    print(f"  lowest top-1 of the {len({r.label for r in rows})} classes labelled{caveat}:")
+    for weak in lowest:
+        print(f"    {weak.describe()}")
+    note = labels_sanity_note(d, rows)
+    if note:
+        print(f"  NOTE: {note}")
+
+
+def labels_sanity_note(d: Driver, rows: Sequence["Prediction"]) -> Optional[str]:
+    """With real weights, top-1 under 1 % on 500 or more images points at the label order, not the weights."""
+    if d.demo_weights or len(rows) < SANITY_MIN_IMAGES:
+        return None
+    top1 = 100.0 * sum(r.correct_at_1 for r in rows) / len(rows)
+    if top1 >= SANITY_TOP1_PERCENT:
+        return None
+    return (f"top-1 {top1:.2f} % on {len(rows):,} images is chance level: if the fidelity step passes, the weights "
+            "and the chain are fine and the labels are in another class order than the model's (sorted WordNet "
+            "IDs), e.g. the devkit's 1-based ILSVRC2012_IDs or an ImageFolder subset numbered 0..N-1; "
+            "python3 prepare_imagenet.py (or run_infer.sh --imagenet SOURCE) writes labels in the model's order")
 
 
 def fidelity(d: Driver) -> None:
@@ -736,13 +820,35 @@ def fidelity(d: Driver) -> None:
     print(f"  {selection}")
     report = compare_with_pytorch(d.checkpoint, d.bin_dir, d.result_dir, d.aipp_op(), precision=d.toolchain.precision,
                                   limit=d.opts.fidelity_images, all_images=d.opts.fidelity_all)
-    atomic_write_json(out, {**report.to_dict(), "reference": "PyTorch fp32 with numpy AIPP on the same .bin",
+    changes = top1_changes_line(report)
+    record = report.to_dict()
+    from .imagenet import synsets
+
+    for change in record["top1_changes"]:  # type: ignore[union-attr]
+        change.update(reference_name=synsets().name(change["reference"]), result_name=synsets().name(change["result"]))
+    atomic_write_json(out, {**record, "reference": "PyTorch fp32 with numpy AIPP on the same .bin",
                             "backend": d.toolchain.runtime(d.opts.backend), "selection": selection,
-                            "summary": report.one_line(), **d.annotations()})
+                            "summary": report.one_line() + (f"; {changes}" if changes else ""), **d.annotations()})
     print("  " + report.one_line())
+    if changes:
+        print(f"  {changes}")
     if not report.passed:
         raise PipelineError(f"{out}: fp32 results disagree with PyTorch beyond tolerance "
                             f"(worst image {report.worst_image})")
+
+
+def top1_changes_line(report: "Agreement", shown: int = 5) -> Optional[str]:
+    """The classes whose top-1 changed against PyTorch, named: ``top-1 changed on 2 images: a.JPEG tench -> ...``."""
+    if not report.top1_changes:
+        return None
+    changed = report.images - report.same_top1
+    from .imagenet import synsets
+
+    name = synsets().short_name
+    listed = "; ".join(f"{image}: {name(ref)} ({ref}) -> {name(got)} ({got})"
+                       for image, ref, got in report.top1_changes[:shown])
+    more = f"; {changed - shown} more in {FIDELITY_JSON}" if changed > shown else ""
+    return f"top-1 changed on {changed} of {report.images} images (PyTorch -> results): {listed}{more}"
 
 
 def fidelity_selection(d: Driver) -> str:
@@ -833,9 +939,7 @@ def precision_drift(d: Driver, precision: str, inputs: Path) -> Drift:
 
 STEPS: Tuple[Step, ...] = (
     Step("weights", prepare=resolve_weights, always=True),
-    Step("dataset", prepare=resolve_dataset, always=True, action=generate_demo_set, show_io=False,
-         reads=lambda d: [d.checkpoint], writes=demo_set, clears=lambda d: demo_set(d)[:1],
-         options=lambda d: {"images": d.opts.demo_images, "seed": DEMO_SEED}),
+    Step("dataset", prepare=resolve_dataset, always=True, make=dataset_unit, show_io=False),
     Step("preprocess", action=preprocess, reads=lambda d: [d.data_dir], writes=lambda d: [d.bin_dir],
          redo_note="the .bin files it had finished are kept"),
     Step("export", action=export, reads=lambda d: [d.checkpoint], writes=lambda d: [d.dynamic_onnx]),
@@ -846,7 +950,7 @@ STEPS: Tuple[Step, ...] = (
          clears=infer_owned,
          options=lambda d: {"backend": d.opts.backend, "ascend": d.toolchain.ascend, "notes": d.annotations()}),
     Step("metric", action=metric, reads=lambda d: [d.result_dir, d.label_file],
-         writes=lambda d: [d.work / ACCURACY_JSON], options=lambda d: {"notes": d.annotations()},
+         writes=lambda d: [d.work / ACCURACY_JSON, d.work / PREDICTIONS_CSV], options=lambda d: {"notes": d.annotations()},
          report=report_accuracy),
     Step("fidelity", action=fidelity, reads=lambda d: [d.checkpoint, d.bin_dir, d.result_dir, d.aipp_config],
          writes=lambda d: [d.work / FIDELITY_JSON], report=report_fidelity,

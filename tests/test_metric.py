@@ -276,7 +276,7 @@ def test_bin_width_must_match_num_classes(tmp_path: Path) -> None:
     ("bad_line", "needle"),
     [
         ("ILSVRC2012_val_00000003.JPEG", "expected '<image name> <class>'"),
-        ("ILSVRC2012_val_00000003.JPEG 1 2", "expected '<image name> <class>'"),
+        ("ILSVRC2012_val_00000003.JPEG 1 x", "not a non-negative integer"),
         ("ILSVRC2012_val_00000003.JPEG dog", "not a non-negative integer"),
         ("ILSVRC2012_val_00000003.JPEG -4", "not a non-negative integer"),
         ("ILSVRC2012_val_00000003.JPEG 2.0", "not a non-negative integer"),
@@ -301,6 +301,59 @@ def test_label_out_of_range_is_an_error(tmp_path: Path, classes: int, label: int
     label_file.write_text("\n".join(lines) + "\n")
     proc, _ = score(tmp_path, result_dir, label_file, check=False)
     assert_one_line_error(proc, f"{label_file}, line 6", f"class {label}", "out of range")
+
+
+def test_label_names_with_spaces_are_read_whole(tmp_path: Path) -> None:
+    """The class is the last field and the name everything before it: people's own images have spaces."""
+    result_dir, label_file = make_case(tmp_path)
+    first = result_dir / result_file_name(image_name(0), 0, "TXT")
+    first.rename(result_dir / result_file_name("my photo 1", 0, "TXT"))
+    lines = label_file.read_text().splitlines()
+    lines[0] = "my photo 1.JPEG " + lines[0].split()[-1]
+    label_file.write_text("\n".join(lines) + "\n")
+    _, doc = score(tmp_path, result_dir, label_file)
+    assert doc == guide_json(10, 1000)
+    assert metric.read_labels(label_file)["my photo 1"] == int(lines[0].split()[-1])
+
+
+def test_one_based_labels_are_named_as_devkit_ids(tmp_path: Path) -> None:
+    """Classes 1..1000, never 0: the devkit's ILSVRC2012_IDs; the error says so and how to convert them."""
+    result_dir, label_file = make_case(tmp_path)
+    lines = [f"{line.split()[0]} {int(line.split()[1]) + 1}" for line in label_file.read_text().splitlines()]
+    lines[3] = f"{lines[3].split()[0]} 1000"
+    lines[4] = f"{lines[4].split()[0]} 1"
+    label_file.write_text("\n".join(lines) + "\n")
+    proc, doc = score(tmp_path, result_dir, label_file, check=False)
+    assert_one_line_error(proc, f"{label_file}, line 4", "class 1000", "ILSVRC2012_ID", "--devkit")
+    assert doc is None
+
+
+def test_predictions_csv_names_the_classes_and_keeps_the_json(tmp_path: Path) -> None:
+    import csv
+
+    result_dir, label_file = make_case(tmp_path)
+    _, plain = score(tmp_path, result_dir, label_file, out_dir=tmp_path / "plain")
+    predictions = tmp_path / "predictions.csv"
+    _, doc = score(tmp_path, result_dir, label_file, "--predictions", predictions)
+    assert (tmp_path / "out" / "accuracy_result.json").read_bytes() == (tmp_path / "plain" / "accuracy_result.json").read_bytes()
+    with open(predictions, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == len(RANKS)
+    labels = metric.read_labels(label_file)
+    from senet_infer.imagenet import synsets
+
+    for i, (row, rank) in enumerate(zip(rows, RANKS)):
+        assert row["image"] == f"{image_name(i)}.JPEG"
+        assert int(row["label"]) == labels[image_name(i)]
+        assert row["label_name"] == synsets().name(int(row["label"]))
+        assert row["correct_at_1"] == str(int(rank == 0)) and row["correct_at_5"] == str(int(rank < 5))
+        if rank < 5:
+            assert int(row[f"top{rank + 1}"]) == int(row["label"])
+            assert row[f"top{rank + 1}_name"] == row["label_name"]
+        scores = [float(row[f"top{k}_score"]) for k in range(1, 6)]
+        assert scores == sorted(scores, reverse=True)
+    lowest = metric.lowest_classes(metric.read_predictions(predictions), 5)
+    assert [c.correct for c in lowest] == [0] * 5 and all(c.name for c in lowest)
 
 
 def test_read_labels_keys_by_stem_and_tolerates_crlf_bom_blank_lines(tmp_path: Path) -> None:

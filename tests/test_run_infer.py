@@ -524,3 +524,56 @@ def test_ascend_int8_runs_amct_then_atc_on_the_deploy_model(tmp_path: Path, demo
     assert calls[1][:2] == ["atc", "--model=./se_resnet50_int8_deploy_model.onnx"]
     assert "--output=./se_resnet50_int8_bs32" in calls[1] and "amct_onnx calibration (Ascend AMCT)" in proc.stdout
     assert "4 images of the evaluation set" in proc.stdout
+
+
+# -- bring your own ImageNet ---------------------------------------------------------------------------
+
+
+def test_imagenet_source_is_prepared_scored_with_class_names_and_skipped_when_up_to_date(smoke_run,
+                                                                                         tmp_path: Path) -> None:
+    """--imagenet SOURCE (here an ImageFolder of three classes, one image named with spaces): the dataset step
+    writes ./dataset/ImageNet with prepare_imagenet.py, step 5 writes predictions.csv, the run names the weakest
+    classes; a rerun skips the dataset step."""
+    import csv
+
+    from senet_infer.imagenet import synsets
+
+    reference, _ = smoke_run
+    work = copy_work(reference, tmp_path / "work")
+    source = tmp_path / "val"
+    wnids = ("n01440764", "n01443537", "n15075141")
+    images = sorted((reference / "dataset/demo/val_union").iterdir())
+    for i, image in enumerate(images):
+        (source / wnids[i % 3]).mkdir(parents=True, exist_ok=True)
+        name = f"my photo {i}{image.suffix}" if i == 0 else image.name
+        shutil.copyfile(image, source / wnids[i % 3] / name)
+    before = {p: p.read_bytes() for p in source.rglob("*") if p.is_file()}
+    args = ("--imagenet", str(source), "--steps", "preprocess,infer,metric,fidelity", *SMOKE)
+    proc = run_infer(work, *args)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    block = step_block(proc.stdout, "dataset")
+    assert f"$ python3 {REPO / 'prepare_imagenet.py'} {source} --out ./dataset/ImageNet" in block
+    assert f"found an ImageFolder of 3 class folders in {source}: {len(images)} images" in block, block
+    labels = (work / "dataset/ImageNet/val_label.txt").read_text().splitlines()
+    assert len(labels) == len(images) and labels[-1].startswith("my photo 0.")
+    assert {int(line.rsplit(" ", 1)[1]) for line in labels} == {0, 1, 999}
+    assert {p: p.read_bytes() for p in source.rglob("*") if p.is_file()} == before
+
+    metric_block = step_block(proc.stdout, "metric")
+    assert "--predictions ./predictions.csv" in metric_block
+    lowest = metric_block.split("lowest top-1 of the 3 classes labelled (DEMO: weights are random):\n", 1)[1]
+    lowest = lowest.splitlines()[:3]
+    assert all(line.startswith("    class ") and " images, " in line for line in lowest), lowest
+    assert any("(tench, Tinca tinca)" in line for line in lowest) and any("(toilet tissue" in line for line in lowest)
+    with open(work / "predictions.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == len(images) and {r["image"] for r in rows} == {line.rsplit(" ", 1)[0] for line in labels}
+    assert all(r["label_name"] == synsets().name(int(r["label"])) and r["top1_name"] for r in rows)
+    assert "NOTE: top-1" not in proc.stdout  # demo weights: no sanity note about the labels
+
+    rerun = run_infer(work, *args)
+    assert rerun.returncode == 0, rerun.stdout[-4000:] + rerun.stderr[-4000:]
+    assert "up to date, skipped" in step_block(rerun.stdout, "dataset")
+
+    refused = run_infer(work, "--imagenet", str(source), "--data-dir", str(source), *SMOKE)
+    assert refused.returncode == 2 and "--imagenet writes <work>/dataset/ImageNet itself" in refused.stderr
