@@ -35,7 +35,13 @@ from senet_infer.aipp import parse_aipp_config
 from senet_infer.atc import build_parser, check_flags, given_flags, out_node_tensors, parse_atc_args, precision_mode
 from senet_infer.cli import run_main
 from senet_infer.convert import (
-    FRAMEWORKS, METADATA_PREFIX, ONNX_FRAMEWORK, SOURCE_KEY, FidelityError, convert_model, parse_input_shape,
+    FRAMEWORKS,
+    METADATA_PREFIX,
+    ONNX_FRAMEWORK,
+    SOURCE_KEY,
+    FidelityError,
+    convert_model,
+    parse_input_shape,
 )
 from senet_infer.errors import PipelineError
 

@@ -11,13 +11,12 @@ The demo checkpoint has the real key layout and behaves numerically like trained
 
 import argparse
 import sys
-from typing import Optional, Sequence
 from pathlib import Path
+from typing import Optional, Sequence
 
 # senet_infer checks the Python version first; this file parses on 3.6 so that its one-line message shows
 from senet_infer.cli import run_main
-from senet_infer.model import (DEMO_WEIGHTS_NAME, WEIGHTS_NAME, WEIGHTS_URL, download_weights, verify_weights,
-                               write_demo_checkpoint)
+from senet_infer.model import DEMO_WEIGHTS_NAME, WEIGHTS_NAME, WEIGHTS_URL, download_weights, verify_weights, write_demo_checkpoint
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -29,8 +29,8 @@ quantizer, calibrated on the first batch), and both converted with AIPP for batc
 
 Prints a Markdown table (median images/s, ratio to the best peer of the same precision and device,
 ratio of int8/bf16 to fp32 on the same engine, drift vs PyTorch fp32 on the first batch of images)
-with the CPU model, its int8/bf16 instructions, whether bf16 is available, and the date; writes ``peers.md``, ``peers.json`` and ``peers.png``
-to ``--out``. Drift of benchmark_app rows is that of the same model file on the same runtime
+with the CPU model, its int8/bf16 instructions, whether bf16 is available, and the date; writes ``peers.md``,
+``peers.json`` and ``peers.png`` to ``--out``. Drift of benchmark_app rows is that of the same model file on the same runtime
 (``ais_infer.py --backend openvino``), since benchmark_app writes no outputs.
 """
 

@@ -31,11 +31,16 @@ from senet_infer.cli import default_workers, positive_int, run_main  # noqa: E40
 from senet_infer.errors import PipelineError  # noqa: E402
 from senet_infer.fileio import atomic_write_bytes  # noqa: E402
 from senet_infer.preprocess import (  # noqa: E402
-    FORMATS, RESIZE_MODES, EvalTransform, list_images, output_path, preprocess_file, preprocess_folder,
+    FORMATS,
+    RESIZE_MODES,
+    EvalTransform,
+    list_images,
+    output_path,
+    preprocess_file,
+    preprocess_folder,
 )
-from senet_infer.synthetic import make_image_folder  # noqa: E402
 from senet_infer.report import cpu_model  # noqa: E402
-
+from senet_infer.synthetic import make_image_folder  # noqa: E402
 
 
 def plain_loop(src: Path, dst: Path, transform: EvalTransform) -> None:

@@ -667,7 +667,7 @@ def resolve_aipp_ops(
         if new.crop:
             for axis in ("w", "h"):
 
-                def raise_at(key: str, problem: str) -> None:
+                def raise_at(key: str, problem: str, where: str = where) -> None:
                     raise PipelineError(f"{where}: {key}: {problem} (sizes of 0 taken from --input_shape)")
 
                 _check_crop_inside(getattr(new, f"load_start_pos_{axis}"), getattr(new, f"crop_size_{axis}"),

@@ -44,8 +44,8 @@ from typing import Any, Callable, ClassVar, Dict, List, Optional, Type  # typing
 
 import numpy as np
 
-from .precision import PRECISION_KEY, PRECISIONS, QUANTIZED_OPS, float_precision
 from .errors import PipelineError
+from .precision import PRECISION_KEY, PRECISIONS, QUANTIZED_OPS, float_precision
 
 DEFAULT_PRECISION = "fp32"
 AUTO = "auto"
@@ -143,7 +143,7 @@ class Backend(ABC):
         finished = time.perf_counter()
         self._on_done(token, outputs, finished - t0, None, finished)
 
-    def wait_all(self) -> None:
+    def wait_all(self) -> None:  # noqa: B027  (synchronous backends have nothing to wait for)
         """Return when every submitted batch is done."""
 
     def info(self) -> dict[str, str]:
@@ -339,7 +339,7 @@ _CUDA_PRECISIONS = ("fp32", "fp16", "int8")
 def provider_error(printed: str) -> str:
     """The reason in ONNX Runtime's "EP Error" banner (printed when a provider fails and it falls back), without
     the source location and C++ signature in front of it; '' when there is none."""
-    line = next((l for l in printed.splitlines() if l.startswith("EP Error ")), "")[len("EP Error "):]
+    line = next((text for text in printed.splitlines() if text.startswith("EP Error ")), "")[len("EP Error "):]
     match = re.match(r"\S+\.(?:cc|h|cpp):\d+ .*?\)\s+(.*)", line)
     reason = (match.group(1) if match else line).strip()
     return reason if len(reason) <= 300 else reason[:297] + "..."
@@ -603,7 +603,8 @@ def load_backend(name: str, path: str | os.PathLike[str], *, threads: int, devic
     """Load ``path`` on the named backend, or with ``auto`` on the fastest installed one that runs its precision.
 
     ``auto`` loads every candidate, times 3 rounds (after 1 warm-up round) of a zero batch per request
-    in flight on each (:func:`time_backend`) and keeps the fastest, logging one line with the times; with a single candidate there is no trial.
+    in flight on each (:func:`time_backend`) and keeps the fastest, logging one line with the times; with a
+    single candidate there is no trial.
     """
     precision = model_precision(path)
     if name != AUTO:

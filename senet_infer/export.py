@@ -7,7 +7,6 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-
 from . import imagenet
 from .agreement import Agreement
 from .errors import PipelineError

@@ -342,7 +342,7 @@ def _guide_labels(path: Path) -> LabelSource:
     """A label file in the guide's format (the project's one reader)."""
     labels = read_label_file(path)
     warning = labels.one_based_warning()
-    for stem, label in labels.labels.items():
+    for label in labels.labels.values():
         if label.cls >= imagenet.NUM_CLASSES:
             hint = f" ({warning.split(': ', 1)[1]})" if warning else ""
             raise PipelineError(f"{path}, line {label.line}: class {label.cls} is out of range 0..999{hint}")

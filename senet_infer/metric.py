@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 
 from . import imagenet
-from .labels import read_label_file
 from .cli import default_workers
 from .errors import PipelineError
 from .fileio import atomic_path, atomic_write_text, is_hidden_temp, natural_key, parse_result_name, read_result
+from .labels import read_label_file
 from .summary import load_summary, summary_path_for
 
 TOP_K = 5

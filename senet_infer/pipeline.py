@@ -35,8 +35,7 @@ from .fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, re
 from .precision import PRECISIONS
 from .report import Drift, PerfRecord
 from .summary import summary_path
-from .toolchain import (PERF_MODELS, PERF_RUNS, RESULT_DIRNAME, Command, Scripts, Toolchain, select_toolchain,
-                        toolchain_notes)
+from .toolchain import PERF_MODELS, PERF_RUNS, RESULT_DIRNAME, Command, Scripts, Toolchain, select_toolchain, toolchain_notes
 from .workdir import STATE_DIR, Stamps, WorkLock, describe
 
 if TYPE_CHECKING:
@@ -146,7 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--offline", action="store_true", help="do not try to download the weights")
     data.add_argument("--demo-images", type=positive_int, default=64, help="size of the generated demo set (default %(default)s)")
     run = parser.add_argument_group("run")
-    run.add_argument("--backend", choices=BACKENDS, default="auto", help="runtime for the portable runner: the CPU ones, or ONNX Runtime's CUDA/TensorRT providers on an NVIDIA GPU; auto picks the fastest, measured (default %(default)s)")
+    run.add_argument("--backend", choices=BACKENDS, default="auto",
+                     help="runtime for the portable runner: the CPU ones, or ONNX Runtime's CUDA/TensorRT providers on an "
+                          "NVIDIA GPU; auto picks the fastest, measured (default %(default)s)")
     run.add_argument("--precision", choices=PRECISIONS, default="fp32",
                      help="precision of steps 3-5: fp32 exact; bf16/fp16 (the portable converter's --precision_mode, "
                           "on OpenVINO or a GPU backend); int8 calibrated by AMCT (amct_calibrate.py off Ascend) first; drift from "
@@ -163,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     perf = parser.add_argument_group("perf")
     perf.add_argument("--perf-batch-sizes", default=",".join(map(str, PERF_BATCH_SIZES)),
                       help="batch sizes measured by the perf step (default %(default)s)")
-    perf.add_argument("--perf-loop", type=positive_int, default=20, help="timed runs per batch size, ais_bench --loop (default %(default)s)")
+    perf.add_argument("--perf-loop", type=positive_int, default=20,
+                      help="timed runs per batch size, ais_bench --loop (default %(default)s)")
     perf.add_argument("--perf-precisions", default=None,
                       help="comma-separated precisions measured by the perf step, each with its drift, in one "
                            "table: fp32,fp16,bf16,int8 (default: all that this CPU and backend run natively, "

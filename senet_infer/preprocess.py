@@ -23,8 +23,7 @@ from . import imagenet
 from .cli import default_workers, ignore_file_size_signal
 from .compat import RESAMPLING
 from .errors import PipelineError
-from .fileio import (WriteError, atomic_write_bytes, atomic_write_text, is_hidden_temp, natural_key,
-                     remove_stale_temps, stem_of)
+from .fileio import WriteError, atomic_write_bytes, atomic_write_text, is_hidden_temp, natural_key, remove_stale_temps, stem_of
 
 RESIZE_MODES = ("shorter", "squash")
 FORMATS = ("uint8", "fp32")

@@ -47,8 +47,17 @@ from . import backends
 from .backends import TensorInfo
 from .cli import default_workers, non_negative_int, positive_int
 from .errors import PipelineError
-from .fileio import (RESULT_FORMATS, atomic_write_json, clear_stale_temps, is_hidden_temp, natural_key,
-                     parse_result_name, result_file_name, stem_of, write_result)
+from .fileio import (
+    RESULT_FORMATS,
+    atomic_write_json,
+    clear_stale_temps,
+    is_hidden_temp,
+    natural_key,
+    parse_result_name,
+    result_file_name,
+    stem_of,
+    write_result,
+)
 from .summary import Extras, RunSummary, TimeStats, summary_path
 
 TIMESTAMP_FORMAT = "%Y_%m_%d-%H_%M_%S"  # ais_bench's default result folder name

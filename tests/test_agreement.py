@@ -7,12 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import REPO
 from senet_infer.agreement import Agreement
 from senet_infer.aipp import parse_aipp_config
 from senet_infer.fidelity import FP32_RELATIVE_TOLERANCE, compare_with_pytorch, pytorch_logits, select_images
 from senet_infer.fileio import stem_of, write_result
-
-from conftest import REPO
 
 
 def logits(seed: int, images: int = 6, classes: int = 20) -> np.ndarray:

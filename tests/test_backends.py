@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from senet_infer import backends
+from senet_infer.agreement import relative_error
 from senet_infer.compat import numpy_to_onnx_dtype
 from senet_infer.errors import PipelineError
-from senet_infer.agreement import relative_error
 from senet_infer.export import INPUT_NAME, OUTPUT_NAME
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,8 +8,17 @@ import numpy as np
 import pytest
 
 from senet_infer.errors import PipelineError
-from senet_infer.fileio import (atomic_path, atomic_write_bytes, format_txt, natural_key, parse_result_name,
-                                read_result, result_file_name, stem_of, write_result)
+from senet_infer.fileio import (
+    atomic_path,
+    atomic_write_bytes,
+    format_txt,
+    natural_key,
+    parse_result_name,
+    read_result,
+    result_file_name,
+    stem_of,
+    write_result,
+)
 
 
 def test_natural_order_and_stems() -> None:

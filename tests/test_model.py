@@ -10,12 +10,19 @@ import onnx
 import pytest
 import torch
 
-import SE_ResNet50_pth2onnx
 import get_weights
+import SE_ResNet50_pth2onnx
 from conftest import run_in_process
 from senet_infer.errors import PipelineError
-from senet_infer.model import (build_model, calibration_batch, download_weights, is_demo_checkpoint,
-                               load_checkpoint, loader_options, verify_weights)
+from senet_infer.model import (
+    build_model,
+    calibration_batch,
+    download_weights,
+    is_demo_checkpoint,
+    load_checkpoint,
+    loader_options,
+    verify_weights,
+)
 
 
 def test_demo_checkpoint_has_the_real_key_layout(demo_checkpoint: Path) -> None:

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_backends import make_onnx
 
 import ais_infer
 from conftest import REPO
 from senet_infer.cli import run_main
-from test_backends import make_onnx
 
 SAMPLE = (8, 8, 3)
 

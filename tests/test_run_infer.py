@@ -41,9 +41,10 @@ ALL_BUT_PERF = ("--steps", "weights,dataset,preprocess,export,calibrate,convert,
 def runner_writes_summary(tmp_path_factory: pytest.TempPathFactory) -> bool:
     """Whether ais_infer.py writes the summary that senet_infer.summary.load_summary reads (the driver's perf
     step reads the runner's figures only through it)."""
+    from test_backends import make_onnx
+
     from senet_infer.errors import PipelineError
     from senet_infer.summary import load_summary, summary_path
-    from test_backends import make_onnx
 
     folder = tmp_path_factory.mktemp("summary_probe")
     make_onnx(folder / "m.onnx", shape=(1, 2, 2, 3))

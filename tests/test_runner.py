@@ -19,14 +19,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_backends import make_onnx, reference
 
 import ais_infer
 from conftest import REPO, run_script
-from senet_infer.cli import run_main
 from senet_infer.agreement import relative_error
+from senet_infer.cli import run_main
 from senet_infer.fileio import read_result
 from senet_infer.summary import load_summary
-from test_backends import make_onnx, reference
 
 THROUGHPUT_LINE = re.compile(
     r"^\[INFO\] throughput 1000\*batchsize\.mean\((\d+)\)/NPU_compute_time\.mean\(([\d.e-]+)\): ([\d.e-]+)$", re.M

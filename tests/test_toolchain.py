@@ -11,8 +11,7 @@ import pytest
 from conftest import REPO
 from senet_infer.errors import PipelineError
 from senet_infer.pipeline import Options, build_parser, main
-from senet_infer.toolchain import (AscendToolchain, PortableToolchain, Scripts, ais_bench_python, parse_npu_smi,
-                                   toolchain_notes)
+from senet_infer.toolchain import AscendToolchain, PortableToolchain, Scripts, ais_bench_python, parse_npu_smi, toolchain_notes
 
 NPU_SMI = """\
 +-------------------+-----------------+------------------------------------------------------+
