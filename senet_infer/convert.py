@@ -114,13 +114,12 @@ class TensorSignature:
         return f"{self.name}: {self.dtype} [{', '.join(map(str, self.shape))}]"
 
 
-FidelityReport = Agreement  # converted model vs source model (+ numpy AIPP); one report type
 
 
 class FidelityError(PipelineError):
     """The converted model does not compute what the source model (+ AIPP) computes; nothing was written."""
 
-    def __init__(self, report: FidelityReport, path: Path) -> None:
+    def __init__(self, report: Agreement, path: Path) -> None:
         super().__init__(f"{path}: not written: {report.line()}")
         self.report = report
 
@@ -133,7 +132,7 @@ class ConversionResult:
     precision: str
     inputs: tuple[TensorSignature, ...]
     outputs: tuple[TensorSignature, ...]
-    fidelity: FidelityReport | None
+    fidelity: Agreement | None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -400,7 +399,7 @@ def check_converted(
     aipp_ops: Sequence[AippOp] | None = None,
     seed: int = 2024,
     tolerance: float = FIDELITY_TOLERANCE,
-) -> FidelityReport:
+) -> Agreement:
     """Run photo-like inputs through the converted model and through ``source`` (+ numpy AIPP); compare.
 
     The batch is the converted model's static batch. ONNX Runtime, CPU, fp32.

@@ -64,10 +64,9 @@ def export_onnx(model: nn.Module, path: str | Path, opset: int = OPSET) -> Path:
     return path
 
 
-ParityReport = Agreement  # PyTorch vs ONNX Runtime on the same inputs; one report type
 
 
-def check_parity(model: nn.Module, onnx_path: str | Path, inputs: torch.Tensor) -> ParityReport:
+def check_parity(model: nn.Module, onnx_path: str | Path, inputs: torch.Tensor) -> Agreement:
     """Run ``inputs`` through PyTorch and through ONNX Runtime (CPU, fp32) and compare."""
     import onnxruntime as ort
     import torch

@@ -28,7 +28,6 @@ FP32_RELATIVE_TOLERANCE = 1e-4
 DEFAULT_MAX_IMAGES = 500  # larger sets are checked on this many evenly spaced images by default
 REFERENCE_BATCH = 32
 
-FidelityReport = Agreement  # one report type for every comparison of two sets of logits
 
 
 def select_images(count: int, limit: Optional[int] = None, all_images: bool = False,
