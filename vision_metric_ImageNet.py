@@ -17,7 +17,7 @@ from typing import Optional, Sequence
 
 # senet_infer checks the Python version first; this file parses on 3.6 so that its one-line message shows
 from senet_infer import imagenet, metric
-from senet_infer.cli import positive_int, run_main
+from senet_infer.cli import key_value, positive_int, run_main
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="score only the labelled images that have a result instead of failing")
     parser.add_argument("--ignore-summary", action="store_true",
                         help="score every result in the folder even when its summary lists the files of one run")
-    parser.add_argument("--annotate", action="append", default=[], type=metric.parse_annotation,
+    parser.add_argument("--annotate", action="append", default=[], type=key_value,
                         metavar="KEY=VALUE", help="add a top-level string field to the JSON (repeatable)")
     parser.add_argument("--predictions", metavar="FILE", default=None,
                         help="also write one CSV row per scored image: image, label, label name, top-5 classes "

@@ -107,6 +107,27 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def key_value(text: str) -> tuple[str, str]:
+    """argparse type for ``KEY=VALUE`` (``--annotate``): the key stripped, the value as given."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), value
+
+
+def collect_key_values(pairs: Sequence[tuple[str, str]], flag: str = "--annotate",
+                       reserved: Sequence[str] = ()) -> dict[str, str]:
+    """Repeated ``KEY=VALUE`` pairs as a dict; a key given twice, or a reserved one, is an error."""
+    out: dict[str, str] = {}
+    for key, value in pairs:
+        if key in out:
+            raise PipelineError(f"{flag} {key!r} given twice")
+        if key in reserved:
+            raise PipelineError(f"{flag} {key!r} would replace the guide's field of that name")
+        out[key] = value
+    return out
+
+
 def default_workers() -> int:
     """All cores this process may use."""
     try:

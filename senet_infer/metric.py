@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
@@ -16,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import imagenet
-from .cli import default_workers
+from .cli import collect_key_values, default_workers
 from .errors import PipelineError
 from .fileio import atomic_path, atomic_write_text, is_hidden_temp, natural_key, parse_result_name, read_result
 from .labels import read_label_file
@@ -540,24 +539,9 @@ def lowest_classes(rows: Sequence[Prediction], count: int = 5) -> list[ClassAccu
 # --------------------------------------------------------------------------- output
 
 
-def parse_annotation(text: str) -> tuple[str, str]:
-    """argparse type for ``--annotate KEY=VALUE``."""
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key.strip(), value
-
-
 def collect_annotations(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
-    """Turn repeated ``--annotate`` pairs into a dict; a key given twice is an error."""
-    out: dict[str, str] = {}
-    for key, value in pairs:
-        if key in out:
-            raise PipelineError(f"--annotate {key!r} given twice")
-        if key in ("title", "value"):
-            raise PipelineError(f"--annotate {key!r} would replace the guide's field of that name")
-        out[key] = value
-    return out
+    """Repeated ``--annotate`` pairs as a dict; a key given twice, or one of the guide's fields, is an error."""
+    return collect_key_values(pairs, "--annotate", reserved=("title", "value"))
 
 
 def output_path(out_dir: str | os.PathLike[str], json_name: str, result_dir: str | os.PathLike[str]) -> Path:

@@ -45,7 +45,7 @@ import numpy as np
 
 from . import backends
 from .backends import TensorInfo
-from .cli import default_workers, non_negative_int, positive_int
+from .cli import collect_key_values, default_workers, key_value, non_negative_int, positive_int
 from .errors import PipelineError
 from .fileio import (
     RESULT_FORMATS,
@@ -138,13 +138,6 @@ def _device_list(text: str) -> Tuple[int, ...]:
     return ids
 
 
-def _annotation(text: str) -> Tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key.strip(), value
-
-
 def build_parser() -> argparse.ArgumentParser:
     """ais_bench's options (``--flag value`` and ``--flag=value``) plus the project's own."""
     parser = argparse.ArgumentParser(
@@ -188,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
                         const=True, default=False, help="also print the H2D and D2H copy times")
     report.add_argument("--debug", type=_str2bool, nargs="?", const=True, default=False,
                         help="print model inputs/outputs and every batch's time")
-    report.add_argument("--annotate", type=_annotation, action="append", default=[], metavar="KEY=VALUE",
+    report.add_argument("--annotate", type=key_value, action="append", default=[], metavar="KEY=VALUE",
                         help="add a string to the summary's senet_infer.annotations (repeatable)")
     return parser
 
@@ -209,7 +202,7 @@ def config_from_args(args: argparse.Namespace, argv: Sequence[str] = ()) -> RunC
         devices=tuple(args.device), pure_data_type=args.pure_data_type,
         display_all_summary=args.display_all_summary, debug=args.debug,
         output_batchsize_axis=args.output_batchsize_axis, backend=args.backend, threads=threads,
-        hint=args.hint, annotations=dict(args.annotate), argv=list(argv),
+        hint=args.hint, annotations=collect_key_values(args.annotate), argv=list(argv),
     )
 
 

@@ -597,3 +597,11 @@ def test_real_model_both_backends_match_pytorch(dynamic_onnx: Path, demo_model, 
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def test_annotate_takes_each_key_once_as_step5_does(bs32, tmp_path: Path, capsys) -> None:
+    model, _ = bs32
+    line = user_error(capsys, f"--model={model}", "--loop=1", "--output", tmp_path, "--annotate", "note=a",
+                      "--annotate", "note=b")
+    assert "--annotate 'note' given twice" in line
+    assert list(tmp_path.iterdir()) == []
