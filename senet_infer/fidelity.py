@@ -17,10 +17,11 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
+from . import fileio
 from .agreement import Agreement
 from .aipp import AippOp, apply_aipp
 from .errors import PipelineError
-from .fileio import is_hidden_temp, natural_key, read_result, result_file_name, stem_of
+from .fileio import read_result, result_file_name, stem_of
 from .precision import is_reduced
 
 # The project's tolerance for any fp32 backend vs PyTorch fp32, per image, through the whole pipeline.
@@ -58,7 +59,7 @@ def _result_path(result_dir: Path, stem: str) -> Path:
 def list_inputs(bin_dir: str | Path) -> List[Path]:
     """The ``.bin`` inputs of ``bin_dir`` in the runner's (natural) order."""
     folder = Path(bin_dir)
-    bins = sorted((p for p in folder.glob("*.bin") if not is_hidden_temp(p)), key=lambda p: natural_key(p.name))
+    bins = fileio.list_inputs(folder)
     if not bins:
         raise PipelineError(f"{folder}: no .bin inputs to check")
     return bins

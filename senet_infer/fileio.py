@@ -39,6 +39,18 @@ def is_hidden_temp(path: str | os.PathLike[str]) -> bool:
     return Path(path).name.startswith(".")
 
 
+def list_inputs(folder: str | os.PathLike[str], suffixes: tuple[str, ...] = (".bin",)) -> list[Path]:
+    """The files of ``folder`` with one of ``suffixes`` (any case), hidden temporaries left out, in the runner's
+    natural order: the one listing of input files that the runner, the fidelity check and calibration share."""
+    try:
+        with os.scandir(folder) as entries:
+            found = [Path(folder, e.name) for e in entries
+                     if e.is_file() and not is_hidden_temp(e.name) and Path(e.name).suffix.lower() in suffixes]
+    except OSError as exc:
+        raise PipelineError(f"{folder}: cannot list folder: {exc.strerror or exc}") from None
+    return sorted(found, key=lambda p: natural_key(p.name))
+
+
 _TEMP_RE = re.compile(r"^\..+\.[^.]+\.tmp$")  # .<final name>.<mkstemp's random part>.tmp
 
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from .agreement import Agreement
 from .errors import PipelineError
-from .fileio import atomic_write_bytes, is_hidden_temp, natural_key
+from .fileio import atomic_write_bytes, list_inputs
 from .precision import PRECISION_KEY, QUANTIZED_OPS
 
 if TYPE_CHECKING:
@@ -102,8 +102,7 @@ def calibration_files(data_dir: str | os.PathLike[str], item_bytes: int, count: 
     folder = Path(data_dir)
     if not folder.is_dir():
         raise PipelineError(f"--data_dir={folder}: not a folder")
-    bins = sorted((p for p in folder.iterdir() if p.suffix == ".bin" and p.is_file() and not is_hidden_temp(p)),
-                  key=lambda p: natural_key(p.name))
+    bins = list_inputs(folder)
     if len(bins) < count:
         raise PipelineError(f"--data_dir={folder}: {len(bins)} .bin file(s), calibration needs {count} "
                             f"(--batch_num x the batch of --input_shape)")

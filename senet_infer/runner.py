@@ -52,7 +52,7 @@ from .fileio import (
     atomic_write_json,
     clear_stale_temps,
     is_hidden_temp,
-    natural_key,
+    list_inputs,
     parse_result_name,
     result_file_name,
     stem_of,
@@ -653,15 +653,10 @@ class InputPlan:
 
 
 def _scan_folder(folder: str) -> List[str]:
-    try:
-        with os.scandir(folder) as entries:
-            found = [os.path.join(folder, e.name) for e in entries
-                     if e.is_file() and not is_hidden_temp(e.name) and Path(e.name).suffix.lower() in INPUT_EXTENSIONS]
-    except OSError as exc:
-        raise PipelineError(f"{folder}: cannot list folder: {exc.strerror or exc}") from None
+    found = [str(p) for p in list_inputs(folder, INPUT_EXTENSIONS)]
     if not found:
         raise PipelineError(f"{folder}: no .bin or .npy files")
-    return sorted(found, key=lambda p: natural_key(os.path.basename(p)))
+    return found
 
 
 def _describe_file(path: str, info: TensorInfo) -> InputFile:
