@@ -20,7 +20,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
-# --without-torch (the Python 3.7 run of tests/run_py37.sh) leaves out what needs PyTorch or
+# --without-torch (for a Python without torch, e.g. a host that runs steps 3-6 only) leaves out what needs PyTorch or
 # torchvision: tests marked ``torch``, tests using these fixtures, and these whole modules.
 # Without the option nothing is left out, so a missing torch fails the main run loudly.
 TORCH_FIXTURES = {"demo_checkpoint", "demo_model", "int8_model"}  # int8_model: NNCF imports torch
