@@ -75,7 +75,7 @@ model, callback = sys.argv[1], sys.argv[2] == "python"
 class CallbackBackend(backends.OpenVinoBackend):
     def start(self, on_done):
         backends.Backend.start(self, on_done)
-        self._queue = ov.AsyncInferQueue(self._compiled, self.requests)
+        self._queue = ov.AsyncInferQueue(self._models[0], self.requests)
         def finished(request, token):
             t0 = time.perf_counter()
             outputs = [np.array(request.get_output_tensor(i).data, copy=True) for i in range(len(self._ports))]
