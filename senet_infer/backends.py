@@ -471,6 +471,12 @@ class OpenVinoBackend(Backend):
         self._models = models
         self._request = compiled.create_infer_request()
 
+    @property
+    def compiled_streams(self) -> list[int]:
+        """Streams of each compiled model behind this backend: ``[n]`` for one model of n streams, ``[1] * n``
+        for an int8 model's n one-stream models (see :func:`_one_stream_models`)."""
+        return [int(m.get_property("NUM_STREAMS")) for m in self._models]
+
     @staticmethod
     def _describe(path: str | os.PathLike[str], port: object) -> TensorInfo:
         import openvino as ov
