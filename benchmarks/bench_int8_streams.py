@@ -241,14 +241,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--rounds", type=positive_int, default=5, help="alternating speed rounds (default %(default)s)")
     parser.add_argument("--loads", type=positive_int, default=30, help="loads per candidate for wrong outputs (default %(default)s)")
     parser.add_argument("--loads-per-process", type=positive_int, default=5, help="loads in one process (default %(default)s)")
-    parser.add_argument("--only", help="comma-separated candidate names to run (default: all)")
+    parser.add_argument("--only", help="candidate names to run, separated by ';' (default: all)")
     args = parser.parse_args(argv)
     if (args.model is None) != (args.bins is None):
         parser.error("--model and --bins go together")
     for path in (args.model, args.bins):
         if path is not None and not path.exists():
             parser.error(f"{path}: not found")
-    candidates = [c for c in CANDIDATES if not args.only or c.name in args.only.split(",")]
+    wanted = [name.strip() for name in (args.only or "").split(";") if name.strip()]
+    unknown = [name for name in wanted if name not in {c.name for c in CANDIDATES}]
+    if unknown:
+        parser.error(f"--only: unknown candidate {unknown[0]!r} (candidates: {'; '.join(c.name for c in CANDIDATES)})")
+    candidates = [c for c in CANDIDATES if not wanted or c.name in wanted]
     import openvino as ov
 
     load_before = load_average()
