@@ -13,7 +13,7 @@ parallelism on ``--threads`` threads:
 * ``ais_infer.py`` pure mode (``--loop``): the runner as it is;
 * plain OpenVINO, fed as the runner's backend feeds it (one request per stream, oldest first): the plugin's
   streams in one compiled model; with ``ENABLE_CPU_PINNING`` off; one stream; one one-stream compiled model
-  per stream with ``threads / streams`` threads each (the runner's way), also with pinning off.
+  per stream with ``threads / streams`` threads each, pinned (the plugin's default) and not (the runner's way).
 
 Speed: ``--rounds`` rounds, every candidate once per round in turn (the order flips every round), ``--loop``
 timed batches each; the table gives the median images/s and its ratio to ``benchmark_app -hint throughput``.
@@ -63,7 +63,7 @@ class Candidate(NamedTuple):
 CANDIDATES = (
     Candidate("benchmark_app -hint throughput", "benchmark_app"),
     Candidate("benchmark_app -nstreams 1", "benchmark_app", nstreams=1),
-    Candidate("ais_infer.py (one-stream model per stream)", "ais_infer"),
+    Candidate("ais_infer.py (one-stream model per stream, pinning off)", "ais_infer"),
     Candidate("OpenVINO: plugin's streams, one model", "openvino", "streams"),
     Candidate("OpenVINO: plugin's streams, pinning off", "openvino", "streams", {"ENABLE_CPU_PINNING": False}),
     Candidate("OpenVINO: one stream, all threads", "openvino", "one"),
