@@ -13,7 +13,7 @@ or keeps several batches in flight (``backend.requests`` of them; 1 for a synchr
     backend.wait_all()
 
 Hints (:data:`HINTS`): ``throughput`` lets the runtime choose streams and parallel requests (OpenVINO's
-THROUGHPUT hint, as ``benchmark_app -hint throughput``);
+THROUGHPUT hint, as ``benchmark_app -hint throughput``; an int8 model as one one-stream model per stream);
 ``latency`` runs one request on all cores.
 
 Registry: ``onnxruntime`` and ``openvino`` on the CPU; ``onnxruntime-cuda`` and ``onnxruntime-tensorrt``
