@@ -14,8 +14,8 @@ quantizer, calibrated on the first batch), and both converted with AIPP for batc
 * ONNX Runtime fp32 and int8 on the dynamic models (float batch);
 * OpenVINO ``benchmark_app`` fp32 and int8 on the converted AIPP models (``-hint throughput``,
   ``-infer_precision f32`` so that an fp32 model is not run as bf16 on AMX CPUs), and int8 again with
-  ``-hint none -nstreams 1``, as ``ais_infer.py`` runs int8 (``benchmarks/check_openvino.py``: several streams gave
-  wrong int8 outputs);
+  ``-hint none -nstreams 1`` (how ``ais_infer.py`` ran int8 before it compiled one one-stream model per stream:
+  several streams in one compiled model gave wrong int8 outputs, ``benchmarks/bench_int8_streams.py``);
 * ``ais_infer.py`` fp32 and int8 on the same converted models, pure mode (``--loop``) and file mode
   (the uint8 ``.bin`` inputs, TXT results; end-to-end images/s, file reads and writes included);
 * bf16 on OpenVINO, where the CPU has bf16 (``avx512_bf16`` or AMX): ``benchmark_app -infer_precision
@@ -181,7 +181,7 @@ class Peers:
             peers[f"ONNX Runtime {precision}"] = lambda p=precision: self.onnxruntime(p)
         for precision in () if self.gpu_only else ("fp32", "int8") + (("bf16",) if self.bf16 else ()):
             peers[f"benchmark_app {precision}"] = lambda p=precision: self.benchmark_app(p)
-            if precision == "int8":  # as ais_infer.py runs int8 on OpenVINO (several streams gave wrong outputs)
+            if precision == "int8":  # as ais_infer.py ran int8 before (one stream, all threads)
                 peers["benchmark_app 1-stream int8"] = lambda: self.benchmark_app("int8", streams=1)
             peers[f"ais_infer.py pure {precision}"] = lambda p=precision: self.ais_infer(p, files=False)
             peers[f"ais_infer.py file {precision}"] = lambda p=precision: self.ais_infer(p, files=True)

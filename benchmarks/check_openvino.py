@@ -9,7 +9,8 @@
    process compiles the model ``--loads`` times with the THROUGHPUT hint and that many streams, runs the
    ``--bins`` inputs as batches through an ``AsyncInferQueue`` with all batches in flight at once, and
    compares the outputs with one synchronous LATENCY request (relative error). A load is *wrong* above
-   1e-3. ``ais_infer.py`` therefore compiles int8 models for one stream.
+   1e-3. ``ais_infer.py`` therefore compiles an int8 model as one one-stream model per stream
+   (``benchmarks/bench_int8_streams.py`` measures that and other ways for speed and wrong loads).
 2. **Freeing a model right after wait_all().** ``--teardowns`` fresh processes each load the fp32
    model on the runner's OpenVINO backend, time it as ``--backend auto`` does (batches in flight,
    ``wait_all()``) and free it at once, with every core kept busy by other processes; a process still
@@ -75,7 +76,7 @@ model, callback = sys.argv[1], sys.argv[2] == "python"
 class CallbackBackend(backends.OpenVinoBackend):
     def start(self, on_done):
         backends.Backend.start(self, on_done)
-        self._queue = ov.AsyncInferQueue(self._compiled, self.requests)
+        self._queue = ov.AsyncInferQueue(self._models[0], self.requests)
         def finished(request, token):
             t0 = time.perf_counter()
             outputs = [np.array(request.get_output_tensor(i).data, copy=True) for i in range(len(self._ports))]

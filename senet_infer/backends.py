@@ -13,7 +13,7 @@ or keeps several batches in flight (``backend.requests`` of them; 1 for a synchr
     backend.wait_all()
 
 Hints (:data:`HINTS`): ``throughput`` lets the runtime choose streams and parallel requests (OpenVINO's
-THROUGHPUT hint, as ``benchmark_app -hint throughput``);
+THROUGHPUT hint, as ``benchmark_app -hint throughput``; an int8 model as one one-stream model per stream);
 ``latency`` runs one request on all cores.
 
 Registry: ``onnxruntime`` and ``openvino`` on the CPU; ``onnxruntime-cuda`` and ``onnxruntime-tensorrt``
@@ -37,6 +37,7 @@ import statistics
 import sys
 import time
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -393,10 +394,10 @@ class OpenVinoBackend(Backend):
 
     def __init__(self) -> None:
         super().__init__()
-        self._compiled = None
+        self._models: list[Any] = []  # compiled models: one, or one per stream for int8 (see _one_stream_models)
         self._request = None
-        self._queue = None
-        self._pending: dict[int, tuple[Any, float]] = {}  # request id -> (token, start) of its batch, not handed over
+        self._idle: deque[Any] = deque()  # infer requests free for the next batch
+        self._in_flight: deque[tuple[Any, Any, float]] = deque()  # (request, token, start), oldest first
         self._ports: list[object] = []
 
     @classmethod
@@ -434,13 +435,13 @@ class OpenVinoBackend(Backend):
                 "PERFORMANCE_HINT": "THROUGHPUT" if hint == THROUGHPUT else "LATENCY",
                 "INFERENCE_NUM_THREADS": threads,
             }
-            if precision == "int8" and hint == THROUGHPUT:
-                # Measured with OpenVINO 2026.4.1 on an AMX CPU: an int8 (QDQ) model compiled for 2 streams
-                # gave other classes than 1 stream or ONNX Runtime from its second load in a process on
-                # (relative error ~2). int8 drift is reported, never failed, so this would pass unseen:
-                # one stream, all threads, requests still overlapping.
-                config["NUM_STREAMS"] = 1
             compiled = core.compile_model(model, "CPU", config)
+            models = [compiled]
+            streams = int(compiled.get_property("NUM_STREAMS"))
+            if precision == "int8" and streams > 1:
+                del compiled, models
+                models = _one_stream_models(core, model, config, streams, threads)
+                compiled = models[0]
         except PipelineError:
             raise
         except Exception as exc:  # OpenVINO raises RuntimeError/GeneralFailure with multi-line text
@@ -459,15 +460,23 @@ class OpenVinoBackend(Backend):
         self.device = "CPU"
         self.precision = precision
         self.hint = hint
-        self.streams = int(compiled.get_property("NUM_STREAMS"))
-        # THROUGHPUT: the plugin's optimal number, as benchmark_app. Measured: queueing a second request
-        # behind each stream (4 for 2 streams) was slower here (int8, batch 32: 83 vs 113 images/s).
-        self.requests = max(1, int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))) if hint == THROUGHPUT else 1
+        self.streams = streams
+        # THROUGHPUT: the plugin's optimal number, as benchmark_app (one per one-stream model). Measured:
+        # queueing a second request behind each stream (4 for 2 streams) was slower here (int8, batch 32:
+        # 83 vs 113 images/s).
+        self.requests = (sum(max(1, int(m.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))) for m in models)
+                         if hint == THROUGHPUT else 1)
         self.inputs = [self._describe(path, port) for port in compiled.inputs]
         self.outputs = [self._describe(path, port) for port in compiled.outputs]
         self._ports = list(compiled.outputs)
-        self._compiled = compiled
+        self._models = models
         self._request = compiled.create_infer_request()
+
+    @property
+    def compiled_streams(self) -> list[int]:
+        """Streams of each compiled model behind this backend: ``[n]`` for one model of n streams, ``[1] * n``
+        for an int8 model's n one-stream models (see :func:`_one_stream_models`)."""
+        return [int(m.get_property("NUM_STREAMS")) for m in self._models]
 
     @staticmethod
     def _describe(path: str | os.PathLike[str], port: object) -> TensorInfo:
@@ -487,43 +496,59 @@ class OpenVinoBackend(Backend):
         return [results[port] for port in self._ports]
 
     def start(self, on_done: DoneCallback) -> None:
-        import openvino as ov
-
         super().start(on_done)
-        # No Python callback on the queue: the runtime's threads never take the GIL. With OpenVINO 2026.4.1 and
-        # a Python callback, freeing the model right after wait_all() sometimes hung for good (in CI, and here
-        # on a busy machine; benchmarks/check_openvino.py): gdb showed the compiled model's destructor joining a
-        # stream thread that was waiting for the GIL, held by the freeing thread. Finished batches are
-        # handed over on the submitting thread instead (see submit/wait_all).
-        self._queue = ov.AsyncInferQueue(self._compiled, self.requests)
-        self._pending.clear()
+        # No Python callback on the requests: the runtime's threads never take the GIL. With OpenVINO 2026.4.1
+        # and a Python callback, freeing the model right after wait_all() sometimes hung for good (in CI, and
+        # here on a busy machine; benchmarks/check_openvino.py): gdb showed the compiled model's destructor
+        # joining a stream thread that was waiting for the GIL, held by the freeing thread. Finished batches
+        # are handed over on the submitting thread instead (see submit/wait_all).
+        per_model = self.requests // len(self._models)
+        self._idle = deque(m.create_infer_request() for _ in range(per_model) for m in self._models)
+        self._in_flight.clear()
 
-    def _hand_over(self, request_id: int) -> None:
-        """Copy out a finished request's outputs (its buffers serve its next batch) and report them."""
-        token, started = self._pending.pop(request_id)
-        request = self._queue[request_id]  # type: ignore[index]
+    def _hand_over(self) -> None:
+        """Wait (GIL released) for the oldest batch in flight, copy out its outputs (its request's buffers
+        serve the next batch) and report them."""
+        request, token, started = self._in_flight.popleft()
+        request.wait()
         latency = request.latency / 1000.0  # the runtime's own start-to-finish time of this request
         t0 = time.perf_counter()
         outputs = [np.array(request.get_output_tensor(i).data, copy=True) for i in range(len(self._ports))]
+        self._idle.append(request)
         self._on_done(token, outputs, latency, time.perf_counter() - t0, min(started + latency, t0))  # type: ignore[misc]
 
     def submit(self, feeds: Mapping[str, np.ndarray], token: Any) -> None:
-        # Wait (GIL released) for the first request to finish, hand over its batch, start this one on it:
-        # start_async takes the same request, the first idle one, as only this thread starts batches.
-        request_id = self._queue.get_idle_request_id()  # type: ignore[union-attr]
-        if request_id in self._pending:
-            self._hand_over(request_id)
+        # Oldest first: batches are of one size, so the oldest is the next to finish on its stream (or model).
+        if not self._idle:
+            self._hand_over()
+        request = self._idle.popleft()
         started = time.perf_counter()
         # share_inputs: the runner keeps each batch alive and unchanged until its on_done.
-        self._queue.start_async(dict(feeds), None, share_inputs=True)  # type: ignore[union-attr]
-        self._pending[request_id] = (token, started)
+        request.start_async(dict(feeds), share_inputs=True)
+        self._in_flight.append((request, token, started))
 
     def wait_all(self) -> None:
-        if self._queue is None:
-            return
-        self._queue.wait_all()
-        for request_id in list(self._pending):  # in the order the batches were started
-            self._hand_over(request_id)
+        while self._in_flight:  # in the order the batches were started
+            self._hand_over()
+
+
+def _one_stream_models(core: Any, model: Any, config: Dict[str, Any], streams: int, threads: int) -> List[Any]:
+    """``streams`` compiled models of one stream each, ``threads // streams`` threads apiece: the parallelism
+    of the plugin's ``streams`` streams for an int8 model.
+
+    Measured with OpenVINO 2026.4.1 on AMX and AVX512-VNNI CPUs (``benchmarks/bench_int8_streams.py``): an int8
+    (QDQ) model compiled for 2 streams gives wrong outputs on some loads (relative error ~10, every batch of
+    that load), more often without CPU pinning; one stream, or two compiled models of one stream each, never
+    did. int8 drift is reported, never failed, so wrong outputs would pass unseen. The requests of all the
+    models are fed from one queue (submit).
+
+    CPU pinning off: each compiled model pins its stream to the first cores, the same ones for every model
+    (measured: both threads on CPU 0, half the speed); unpinned, the system spreads them over the cores.
+    """
+    per_model = dict(config, PERFORMANCE_HINT="LATENCY", NUM_STREAMS=1, INFERENCE_NUM_THREADS=max(1, threads // streams))
+    if "ENABLE_CPU_PINNING" in core.get_property("CPU", "SUPPORTED_PROPERTIES"):  # from OpenVINO 2023.0 on
+        per_model["ENABLE_CPU_PINNING"] = False
+    return [core.compile_model(model, "CPU", per_model) for _ in range(streams)]
 
 
 BACKENDS: Dict[str, Type[Backend]] = {cls.name: cls for cls in (
