@@ -78,7 +78,8 @@ CANDIDATES = (
 # mode "loads": n loads, each with 4 batches in flight vs one synchronous LATENCY request, prints each load's error.
 OPENVINO_CHILD = r"""
 import collections, glob, json, sys, time, numpy as np, openvino as ov
-model, bins, threads, layout, config, mode, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], json.loads(sys.argv[5]), sys.argv[6], int(sys.argv[7])
+model, bins, threads, layout = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+config, mode, n = json.loads(sys.argv[5]), sys.argv[6], int(sys.argv[7])
 core = ov.Core()
 base = {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": threads}
 def compile(extra):

@@ -468,7 +468,7 @@ def wrong_int8_loads(path: Path, feeds: list[dict[str, np.ndarray]], loads: int,
         assert backend.precision == "int8" and backend.compiled_streams == [1] * backend.streams
         assert backend.requests == backend.streams  # one request per one-stream model, as the plugin's own count
         got: dict[int, np.ndarray] = {}
-        backend.start(lambda token, outputs, *timing: got.__setitem__(token, outputs[0]))
+        backend.start(lambda token, outputs, *timing, got=got: got.__setitem__(token, outputs[0]))
         for token, feed in enumerate(feeds):
             backend.submit(feed, token)
         backend.wait_all()
