@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from .convert import PRECISION_MODES
 from .errors import PipelineError
@@ -267,7 +267,7 @@ def check_output_type(text: Optional[str]) -> None:
                                 f"the outputs keep the type the model computes (FP32)")
 
 
-def out_node_tensors(model, text: str) -> list[str]:
+def out_node_tensors(model: Any, text: str) -> list[str]:
     """The tensor names ``--out_nodes`` selects: ``node:index`` (a node's output) or a tensor name."""
     tensors: list[str] = []
     nodes = {node.name: node for node in model.graph.node if node.name}

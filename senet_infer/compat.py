@@ -6,6 +6,7 @@ the code uses; each shim picks the newer name where it exists and the older one 
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import numpy as np
@@ -22,8 +23,7 @@ def onnx_to_numpy_dtype(elem_type: int) -> np.dtype:
 
     if hasattr(helper, "tensor_dtype_to_np_dtype"):
         return np.dtype(helper.tensor_dtype_to_np_dtype(elem_type))
-    from onnx import mapping  # onnx < 1.13
-
+    mapping = importlib.import_module("onnx.mapping")  # onnx < 1.13; gone from later releases
     return np.dtype(mapping.TENSOR_TYPE_TO_NP_TYPE[elem_type])
 
 
@@ -33,6 +33,5 @@ def numpy_to_onnx_dtype(dtype: Any) -> int:
 
     if hasattr(helper, "np_dtype_to_tensor_dtype"):
         return int(helper.np_dtype_to_tensor_dtype(np.dtype(dtype)))
-    from onnx import mapping  # onnx < 1.13
-
+    mapping = importlib.import_module("onnx.mapping")  # onnx < 1.13
     return int(mapping.NP_TYPE_TO_TENSOR_TYPE[np.dtype(dtype)])

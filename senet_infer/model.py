@@ -7,7 +7,7 @@ import inspect
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Callable, ContextManager
+from typing import Any, Callable, ContextManager, cast
 
 import numpy as np
 import torch
@@ -225,8 +225,9 @@ def make_demo_model(seed: int = 0, calibration_images: int = 48, logit_std: floa
             nn.init.normal_(module.bias, 0.0, 0.2)
             module.reset_running_stats()
             module.momentum = None  # cumulative average over the calibration batches
-    nn.init.normal_(model.last_linear.weight, 0.0, 0.01)
-    nn.init.zeros_(model.last_linear.bias)
+    head = cast(nn.Linear, model.last_linear)
+    nn.init.normal_(head.weight, 0.0, 0.01)
+    nn.init.zeros_(head.bias)
 
     inputs = calibration_batch(calibration_images, seed)
     model.train()
@@ -240,17 +241,18 @@ def make_demo_model(seed: int = 0, calibration_images: int = 48, logit_std: floa
     # Centre the last layer on the mean feature, else one direction shared by all images picks
     # the same class for each of them; then scale so logits spread by about ``logit_std``.
     features = torch.cat([_pooled_features(model, batch) for batch in inputs.split(16)])
-    model.last_linear.bias.copy_(-model.last_linear.weight @ features.mean(0))
-    logits = model.last_linear(features)
+    head.bias.copy_(-head.weight @ features.mean(0))
+    logits = head(features)
     scale = logit_std / float(logits.std())
-    model.last_linear.weight.mul_(scale)
-    model.last_linear.bias.mul_(scale)
+    head.weight.mul_(scale)
+    head.bias.mul_(scale)
     return model
 
 
 def _pooled_features(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
     """The input of ``last_linear`` (pretrainedmodels' SENet: ``features`` then average pooling)."""
-    pooled = model.avg_pool(model.features(batch))
+    features, pool = cast(nn.Module, model.features), cast(nn.Module, model.avg_pool)
+    pooled = pool(features(batch))
     return torch.flatten(pooled, 1)
 
 

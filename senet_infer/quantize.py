@@ -149,7 +149,7 @@ def _quantize_onnxruntime(model: onnx.ModelProto, input_name: str, batches: List
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
-    class Reader(CalibrationDataReader):  # type: ignore[misc]
+    class Reader(CalibrationDataReader):
         def __init__(self) -> None:
             self._batches = iter(batches)
 

@@ -72,7 +72,8 @@ class TimeStats:
 
     @classmethod
     def from_json(cls, record: Dict[str, Any]) -> "TimeStats":
-        return cls(*(float(record[k]) for k in _STAT_KEYS[:-1]), int(record["count"]))
+        low, high, mean, median, p99 = (float(record[key]) for key in _STAT_KEYS[:-1])
+        return cls(low, high, mean, median, p99, int(record["count"]))
 
 
 @dataclass

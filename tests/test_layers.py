@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
-from typing import Dict, List, Set
+from typing import Dict, List, Optional, Set
 
 from conftest import REPO
 
 PACKAGE = REPO / "senet_infer"
 # Lower layers never import higher ones. base: shared contracts and helpers; steps: one module per guide step
 # or tool (they may use each other, never the driver); driver: run_infer.sh's engine and toolchains.
+# A module of a subpackage is named with dots (``backends.base``); a package's ``__init__`` by the package name.
 LAYERS: Dict[str, Set[str]] = {
     "base": {"__init__", "errors", "compat", "cli", "fileio", "imagenet", "labels", "precision", "summary",
              "agreement", "synthetic", "report", "workdir"},
@@ -25,29 +26,55 @@ LAYERS: Dict[str, Set[str]] = {
 ORDER = list(LAYERS)
 
 
+def _name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts.pop()
+    return ".".join(parts)
+
+
 def _module_files() -> Dict[str, Path]:
-    return {path.stem: path for path in PACKAGE.glob("*.py")}
+    return {_name(path): path for path in PACKAGE.rglob("*.py")}
 
 
-def _imports(path: Path, modules: Set[str]) -> Set[str]:
+def _known(dotted: str, modules: Set[str]) -> Optional[str]:
+    """The longest module of the package that ``dotted`` (relative to the package) names or lies in."""
+    parts = dotted.split(".")
+    for end in range(len(parts), 0, -1):
+        if ".".join(parts[:end]) in modules:
+            return ".".join(parts[:end])
+    return None
+
+
+def _imports(name: str, path: Path, modules: Set[str]) -> Set[str]:
+    # the package a relative import starts from: the module's own for an __init__, its parent's otherwise
+    own = name.split(".") if path.stem == "__init__" and name != "__init__" else name.split(".")[:-1]
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if not isinstance(node, ast.ImportFrom):
             continue
-        if node.level == 1:
-            names = [node.module.split(".")[0]] if node.module else [alias.name for alias in node.names]
-        elif node.level == 0 and node.module and node.module.split(".")[0] == "senet_infer":
-            parts = node.module.split(".")
-            names = [parts[1]] if len(parts) > 1 else [alias.name for alias in node.names]
+        if node.level >= 1:
+            base = own[:len(own) - (node.level - 1)] if node.level - 1 <= len(own) else []
+        elif node.module and node.module.split(".")[0] == "senet_infer":
+            base = []
         else:
             continue
-        found.update(name for name in names if name in modules)
-    return found - {path.stem}
+        module = node.module or ""
+        if node.level == 0:
+            module = module.split(".", 1)[1] if "." in module else ""
+        prefix = [part for part in base + module.split(".") if part]
+        for alias in node.names:
+            target = _known(".".join(prefix + [alias.name]), modules) or _known(".".join(prefix), modules)
+            if target is None and not prefix:
+                target = "__init__"
+            if target is not None:
+                found.add(target)
+    return found - {name}
 
 
 def _graph() -> Dict[str, Set[str]]:
     files = _module_files()
-    return {name: _imports(path, set(files)) for name, path in files.items()}
+    return {name: _imports(name, path, set(files)) for name, path in files.items()}
 
 
 def test_every_module_has_a_layer() -> None:
