@@ -20,7 +20,7 @@ LAYERS: Dict[str, Set[str]] = {
     "base": {"__init__", "errors", "compat", "cli", "fileio", "imagenet", "labels", "precision", "summary",
              "agreement", "synthetic", "report", "workdir"},
     "steps": {"aipp", "aipp.textproto", "aipp.fields", "aipp.config", "aipp.ops",
-              "preprocess", "model", "export", "convert", "quantize", "backends", "runner", "metric",
+              "preprocess", "preprocess.transform", "preprocess.outputs", "preprocess.folder", "model", "export", "convert", "quantize", "backends", "runner", "metric",
               "imagenet_prep", "atc", "fidelity"},
     "driver": {"toolchain", "pipeline"},
 }
