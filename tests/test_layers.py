@@ -20,7 +20,9 @@ LAYERS: Dict[str, Set[str]] = {
     "base": {"__init__", "errors", "compat", "cli", "fileio", "imagenet", "labels", "precision", "summary",
              "agreement", "synthetic", "report", "workdir"},
     "steps": {"aipp", "aipp.textproto", "aipp.fields", "aipp.config", "aipp.ops",
-              "preprocess", "preprocess.transform", "preprocess.outputs", "preprocess.folder", "model", "export", "convert", "quantize", "backends", "runner", "metric",
+              "preprocess", "preprocess.transform", "preprocess.outputs", "preprocess.folder",
+              "model", "export", "convert", "quantize", "backends", "runner",
+              "metric", "metric.results", "metric.ranking", "metric.evaluate", "metric.accuracy_json", "metric.predictions",
               "imagenet_prep", "atc", "fidelity"},
     "driver": {"toolchain", "pipeline"},
 }

@@ -18,6 +18,7 @@ from conftest import load_script
 from senet_infer import metric
 from senet_infer.cli import run_main
 from senet_infer.fileio import result_file_name, write_result
+from senet_infer.metric import ranking
 from senet_infer.summary import Extras, RunSummary, TimeStats, summary_path_for
 
 SCRIPT = "vision_metric_ImageNet.py"
@@ -189,7 +190,7 @@ def test_ranks_independent_of_row_chunking(monkeypatch: pytest.MonkeyPatch) -> N
     logits = rng.integers(0, 3, size=(50, 6)).astype(np.float32)
     labels = rng.integers(0, 6, size=50)
     whole = metric.label_ranks(logits, labels)
-    monkeypatch.setattr(metric, "_RANK_CHUNK_ROWS", 7)
+    monkeypatch.setattr(ranking, "RANK_CHUNK_ROWS", 7)
     assert metric.label_ranks(logits, labels).tolist() == whole.tolist()
 
 
