@@ -23,7 +23,8 @@ LAYERS: Dict[str, Set[str]] = {
               "preprocess", "preprocess.transform", "preprocess.outputs", "preprocess.folder",
               "model", "export", "convert", "quantize", "backends", "runner",
               "metric", "metric.results", "metric.ranking", "metric.evaluate", "metric.accuracy_json", "metric.predictions",
-              "imagenet_prep", "atc", "fidelity"},
+              "imagenet_prep", "imagenet_prep.layout", "imagenet_prep.label_sources", "imagenet_prep.plan",
+              "imagenet_prep.build", "atc", "fidelity"},
     "driver": {"toolchain", "pipeline"},
 }
 ORDER = list(LAYERS)
