@@ -195,7 +195,7 @@ def preprocess_folder(
     ``workers`` defaults to every core; ``force`` redoes every output (and removes .bin files that
     are not outputs of ``src``); ``log`` receives the notes, warnings and per-image failure lines
     (default: stderr). ``dst/.preprocess.json`` records the source folder, the transform and each
-    output's image (name, size, mtime): see :func:`_plan_outputs` for what a rerun skips, redoes,
+    output's image (name, size, mtime): see :func:`.outputs.plan_outputs` for what a rerun skips, redoes,
     removes or refuses. A failed image does not stop the others: check ``report.ok``; a failed
     write (no space, permission) stops the run with WriteError. User errors (missing or empty
     ``src``, ``dst`` inside ``src``, colliding stems, a folder of other images or another transform)
