@@ -22,9 +22,6 @@ def _is_image(name: str) -> bool:
     return PurePosixPath(name).suffix.lower() in imagenet.IMAGE_EXTENSIONS
 
 
-# -- sources --------------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class SourceImage:
     """One image of the source: its file name, where it is (a path, or the tar member), its class folder's class."""
