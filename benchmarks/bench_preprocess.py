@@ -51,8 +51,9 @@ def plain_loop(src: Path, dst: Path, transform: EvalTransform) -> None:
 
 
 def folder_digest(folder: Path) -> dict[str, str]:
-    """SHA-256 of every file in ``folder`` by name."""
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+    """SHA-256 of every output in ``folder`` by name (not preprocess_folder's hidden manifest, which the loop lacks)."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())
+            if not p.name.startswith(".")}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

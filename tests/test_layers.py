@@ -19,8 +19,12 @@ PACKAGE = REPO / "senet_infer"
 LAYERS: Dict[str, Set[str]] = {
     "base": {"__init__", "errors", "compat", "cli", "fileio", "imagenet", "labels", "precision", "summary",
              "agreement", "synthetic", "report", "workdir"},
-    "steps": {"aipp", "preprocess", "model", "export", "convert", "quantize", "backends", "runner", "metric",
-              "imagenet_prep", "atc", "fidelity"},
+    "steps": {"aipp", "aipp.textproto", "aipp.fields", "aipp.config", "aipp.ops",
+              "preprocess", "preprocess.transform", "preprocess.outputs", "preprocess.folder",
+              "model", "export", "convert", "quantize", "backends", "runner",
+              "metric", "metric.results", "metric.ranking", "metric.evaluate", "metric.accuracy_json", "metric.predictions",
+              "imagenet_prep", "imagenet_prep.layout", "imagenet_prep.label_sources", "imagenet_prep.plan",
+              "imagenet_prep.build", "atc", "fidelity"},
     "driver": {"toolchain", "pipeline"},
 }
 ORDER = list(LAYERS)

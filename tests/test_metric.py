@@ -171,28 +171,6 @@ def test_1001_classes_shift_label_past_background(tmp_path: Path) -> None:
     assert doc == guide_json(10, 1001)
 
 
-def test_ranks_equal_stable_argsort_with_ties_and_any_argsort_without() -> None:
-    rng = np.random.default_rng(3)
-    tied = rng.integers(0, 4, size=(300, 9)).astype(np.float32)  # many ties
-    labels = rng.integers(0, 9, size=300)
-    want = [np.argsort(-row, kind="stable").tolist().index(lab) for row, lab in zip(tied, labels)]
-    assert metric.label_ranks(tied, labels).tolist() == want
-    distinct = rng.standard_normal((300, 50)).astype(np.float32)
-    want = [np.argsort(-row).tolist().index(lab) for row, lab in zip(distinct, labels)]
-    assert metric.label_ranks(distinct, labels).tolist() == want
-    fractions = metric.topk_accuracy(distinct, labels, k_max=5)
-    assert fractions == [np.mean(np.array(want) < k) for k in range(1, 6)]
-
-
-def test_ranks_independent_of_row_chunking(monkeypatch: pytest.MonkeyPatch) -> None:
-    rng = np.random.default_rng(4)
-    logits = rng.integers(0, 3, size=(50, 6)).astype(np.float32)
-    labels = rng.integers(0, 6, size=50)
-    whole = metric.label_ranks(logits, labels)
-    monkeypatch.setattr(metric, "_RANK_CHUNK_ROWS", 7)
-    assert metric.label_ranks(logits, labels).tolist() == whole.tolist()
-
-
 def test_fewer_classes_than_k_counts_every_image_in_top5(tmp_path: Path) -> None:
     result_dir, label_file = make_case(tmp_path, "NPY", classes=3, ranks=(0, 1, 2, 2))
     report = metric.evaluate(result_dir, label_file)

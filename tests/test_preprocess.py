@@ -6,7 +6,6 @@ The reference for every pixel is torchvision applied to ``Image.open(p).convert(
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -16,20 +15,13 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from PIL import Image
+from preprocess_images import needs_cv2, original_squash, torchvision_fp32, torchvision_uint8, write_kind
 
 from conftest import REPO, load_script, run_in_process
-from senet_infer import imagenet
 from senet_infer.cli import run_main
-from senet_infer.compat import PALETTE
 from senet_infer.errors import PipelineError
-from senet_infer.preprocess import MANIFEST_NAME, EvalTransform, list_images, preprocess_file, preprocess_folder
-from senet_infer.synthetic import make_image_folder, photo_like_image, save_image
-
-# requirements-host.txt leaves OpenCV out (a guide-era host has opencv-python; only --resize squash uses it)
-needs_cv2 = pytest.mark.skipif(importlib.util.find_spec("cv2") is None,
-                               reason="OpenCV is not installed (requirements-host.txt leaves it out; "
-                                      "only --resize squash uses it)")
+from senet_infer.preprocess import MANIFEST_NAME, EvalTransform, list_images, preprocess_folder
+from senet_infer.synthetic import make_image_folder
 
 SCRIPT = "imagenet_torch_preprocess.py"
 UINT8_BYTES = 256 * 256 * 3
@@ -52,37 +44,8 @@ def run_inprocess(capsys: pytest.CaptureFixture[str], *args: object) -> SimpleNa
     return SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
 
 
-def original_squash(path: Path) -> bytes:
-    """The ModelZoo original's step 1, re-implemented from its documented behaviour.
-
-    ``cv2.imread`` (BGR, 3 channels), channels split and merged back as R, G, B, ``cv2.resize`` to
-    (256, 256) with INTER_CUBIC, cast to int8, raw bytes.
-    """
-    import cv2
-
-    image = cv2.imread(str(path))
-    b, g, r = cv2.split(image)
-    rgb = cv2.merge([r, g, b])
-    return np.array(cv2.resize(rgb, (256, 256), interpolation=cv2.INTER_CUBIC), dtype=np.int8).tobytes()
-
-
 # Silences PIL's advice to convert palette+transparency images to RGBA in the torchvision reference.
 pytestmark = pytest.mark.filterwarnings("ignore:Palette images with Transparency:UserWarning")
-
-
-def torchvision_uint8(path: Path) -> bytes:
-    """The contract: torchvision Resize(256) + CenterCrop(256) on the RGB image, as HWC uint8 bytes."""
-    from torchvision import transforms as T
-    image = Image.open(path).convert("RGB")
-    return np.asarray(T.CenterCrop(256)(T.Resize(256)(image)), dtype=np.uint8).tobytes()
-
-
-def torchvision_fp32(path: Path) -> np.ndarray:
-    """The standard ImageNet eval transform as float32 CHW."""
-    from torchvision import transforms as T
-    pipeline = T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(),
-                          T.Normalize(imagenet.MEAN, imagenet.STD)])
-    return pipeline(Image.open(path).convert("RGB")).numpy()
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
@@ -91,49 +54,12 @@ def tree_digest(folder: Path) -> dict[str, str]:
             for p in sorted(folder.iterdir())}
 
 
-def write_kind(path: Path, kind: str, size: tuple[int, int], seed: int) -> Path:
-    """One seeded photo-like image of ``kind``: rgb/gray/cmyk JPEG, palette(+transparency)/rgba PNG."""
-    image = photo_like_image(np.random.default_rng(seed), *size)
-    if kind == "palette_transparent":
-        palette = image.convert("P", palette=PALETTE.ADAPTIVE)
-        palette.save(path, format="PNG", transparency=0)
-    else:
-        mode, fmt = {"rgb": ("RGB", "JPEG"), "gray": ("L", "JPEG"), "cmyk": ("CMYK", "JPEG"),
-                     "palette": ("P", "PNG"), "rgba": ("RGBA", "PNG")}[kind]
-        save_image(image, path, mode, fmt)
-    return path
-
-
 def copy_images(src: Path, dst: Path, count: int) -> Path:
     """A private, writable copy of the first ``count`` images of a shared fixture folder."""
     dst.mkdir()
     for path in sorted(src.iterdir())[:count]:
         shutil.copy2(path, dst / path.name)
     return dst
-
-
-# --- the transform itself ----------------------------------------------------------------------
-
-KINDS = ("rgb", "gray", "cmyk", "palette", "palette_transparent", "rgba")
-# Landscape, portrait, an upscale (shorter side < 256) and odd sizes where rounding of the long side matters.
-SIZES = ((500, 375), (201, 333), (300, 257))
-
-
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.torch
-def test_uint8_is_bit_identical_to_torchvision(tmp_path: Path, kind: str) -> None:
-    for i, size in enumerate(SIZES):
-        suffix = ".png" if kind.startswith(("palette", "rgba")) else ".JPEG"
-        path = write_kind(tmp_path / f"{kind}_{i}{suffix}", kind, size, seed=i)
-        array = preprocess_file(path, EvalTransform())
-        assert array.shape == (256, 256, 3) and array.dtype == np.uint8
-        assert array.tobytes() == torchvision_uint8(path), f"{kind} {size}"
-
-
-def test_palette_transparency_really_present(tmp_path: Path) -> None:
-    path = write_kind(tmp_path / "p.png", "palette_transparent", (120, 90), seed=3)
-    with Image.open(path) as image:
-        assert image.mode == "P" and "transparency" in image.info
 
 
 # --- the script on a generated folder -----------------------------------------------------------
@@ -189,20 +115,6 @@ def test_fp32_format_matches_torchvision_eval_transform(image_dir: Path, tmp_pat
         np.testing.assert_allclose(got, torchvision_fp32(image), rtol=0, atol=1e-6, err_msg=image.name)
 
 
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.torch
-@needs_cv2
-def test_squash_is_byte_identical_to_the_original_script(tmp_path: Path, kind: str) -> None:
-    for i, size in enumerate(SIZES):
-        suffix = ".png" if kind.startswith(("palette", "rgba")) else ".JPEG"
-        path = write_kind(tmp_path / f"{kind}_{i}{suffix}", kind, size, seed=i)
-        array = preprocess_file(path, EvalTransform(resize="squash"))
-        assert array.shape == (256, 256, 3) and array.dtype == np.uint8
-        assert array.tobytes() == original_squash(path), f"{kind} {size}"
-        if kind == "rgb":
-            assert array.tobytes() != torchvision_uint8(path)  # the two protocols really differ
-
-
 @needs_cv2
 def test_squash_cli_writes_the_original_bytes_under_this_projects_names(tmp_path: Path, capsys) -> None:
     src = tmp_path / "src"
@@ -217,26 +129,6 @@ def test_squash_cli_writes_the_original_bytes_under_this_projects_names(tmp_path
         assert (tmp_path / "dst" / name).read_bytes() == original_squash(src / image)
 
 
-@pytest.mark.parametrize(("name", "content", "needle"), [
-    ("junk.JPEG", b"not an image at all" * 20, "OpenCV cannot decode"),
-    ("empty.png", b"", "OpenCV cannot decode"),
-    ("half.png", None, "OpenCV cannot decode"),
-    ("half.JPEG", None, "truncated"),
-])
-@needs_cv2
-def test_squash_refuses_what_the_original_crashes_on_or_writes_grey(
-        tmp_path: Path, name: str, content: bytes | None, needle: str) -> None:
-    path = tmp_path / name
-    if content is None:
-        whole = write_kind(tmp_path / ("whole" + Path(name).suffix), "rgb" if name.endswith("JPEG") else "rgba",
-                           (200, 150), seed=4).read_bytes()
-        content = whole[: len(whole) // 2]
-    path.write_bytes(content)
-    with pytest.raises(PipelineError, match=needle) as info:
-        preprocess_file(path, EvalTransform(resize="squash"))
-    assert str(path) in str(info.value)
-
-
 def test_squash_without_opencv_is_one_line_naming_the_package(tmp_path: Path, capsys,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     src = tmp_path / "src"
@@ -246,13 +138,6 @@ def test_squash_without_opencv_is_one_line_naming_the_package(tmp_path: Path, ca
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "OpenCV, which is not installed" in proc.stderr and "pip install opencv-python-headless" in proc.stderr
     assert not (tmp_path / "dst").exists()  # refused before anything was written
-
-
-@needs_cv2
-def test_squash_accepts_a_jpeg_with_bytes_after_its_end(tmp_path: Path) -> None:
-    path = write_kind(tmp_path / "tail.JPEG", "rgb", (200, 150), seed=5)
-    path.write_bytes(path.read_bytes() + b"camera trailer")
-    assert preprocess_file(path, EvalTransform(resize="squash")).tobytes() == original_squash(path)
 
 
 def test_extensions_in_any_case_and_non_images_skipped_with_warning(tmp_path: Path, capsys) -> None:

@@ -1,4 +1,4 @@
-"""Step 3's AIPP config: the shipped file, ATC's rules, what the portable converter rejects, the arithmetic."""
+"""The AIPP config rules: the shipped file, ATC's checks, what the portable converter rejects, what the model settles."""
 
 from __future__ import annotations
 
@@ -7,75 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from aipp_configs import BLOCK_LINE, GUIDE_CONFIG, assert_error, config_text, line_of, parse_error, write
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from senet_infer.aipp import AippOp, apply_aipp, parse_aipp_config, resolve_aipp_ops
+from senet_infer.aipp import FIELDS, AippOp, parse_aipp_config, parse_aipp_text, resolve_aipp_ops
 from senet_infer.errors import PipelineError
 from senet_infer.imagenet import MEAN, STD
 
-REPO = Path(__file__).resolve().parents[1]
-GUIDE_CONFIG = REPO / "aipp_SE_ResNet50_pth.config"
-
-# The guide's block, one field per line; tests change, drop or add fields.
-GUIDE_FIELDS: dict[str, str] = {
-    "aipp_mode": "static",
-    "input_format": "RGB888_U8",
-    "src_image_size_w": "256",
-    "src_image_size_h": "256",
-    "crop": "true",
-    "load_start_pos_h": "16",
-    "load_start_pos_w": "16",
-    "crop_size_w": "224",
-    "crop_size_h": "224",
-    "min_chn_0": "123.675",
-    "min_chn_1": "116.28",
-    "min_chn_2": "103.53",
-    "var_reci_chn_0": "0.0171247538316637",
-    "var_reci_chn_1": "0.0175070028011204",
-    "var_reci_chn_2": "0.0174291938997821",
-}
-BLOCK_LINE = 2  # config_text puts a comment on line 1
-
-
-def config_text(**changes: str | None) -> str:
-    """The guide's block with fields changed (a value), dropped (None) or appended (a new key)."""
-    fields = {**GUIDE_FIELDS, **changes}
-    body = "".join(f"    {key}: {value}\n" for key, value in fields.items() if value is not None)
-    return "# test config\naipp_op {\n" + body + "}\n"
-
-
-def line_of(text: str, key: str, occurrence: int = 1) -> int:
-    """1-based line number of the ``occurrence``-th line that sets ``key``."""
-    hits = [n for n, line in enumerate(text.splitlines(), 1) if line.strip().startswith(f"{key}:")]
-    return hits[occurrence - 1]
-
-
-def write(tmp_path: Path, text: str, name: str = "aipp.config") -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def parse_error(path: Path) -> str:
-    with pytest.raises(PipelineError) as info:
-        parse_aipp_config(path)
-    message = str(info.value)
-    assert "\n" not in message
-    return message
-
-
-def assert_error(tmp_path: Path, text: str, line: int, key: str, *words: str) -> str:
-    """Parsing ``text`` fails with one line ``<file>:<line>: <key>: ...`` holding ``words``."""
-    path = write(tmp_path, text)
-    message = parse_error(path)
-    assert message.startswith(f"{path}:{line}: {key}: "), message
-    for word in words:
-        assert word in message, message
-    return message
-
-
 # --- the shipped config ----------------------------------------------------------------------
-
 
 def test_shipped_config_has_the_guides_values() -> None:
     (op,) = parse_aipp_config(GUIDE_CONFIG)
@@ -96,21 +36,6 @@ def test_generated_guide_block_parses_like_the_shipped_file(tmp_path: Path) -> N
     assert parse_aipp_config(write(tmp_path, config_text())) == parse_aipp_config(GUIDE_CONFIG)
 
 
-def test_comment_and_spacing_variants(tmp_path: Path) -> None:
-    (guide,) = parse_aipp_config(GUIDE_CONFIG)
-    one_line = "aipp_op{" + " ".join(f"{k}:{v}" for k, v in GUIDE_FIELDS.items()) + "}"
-    spaced = "\r\n".join(
-        ["# leading comment", "aipp_op :   {   # block comment"]
-        + [f"\t{k}   :\t{v} ;  # why {k}" if i % 2 else f"{k} : {v},"
-           for i, (k, v) in enumerate(GUIDE_FIELDS.items())]
-        + ["}", "# trailing comment", ""]
-    )
-    aliases = config_text(crop="True", csc_switch="0", rbuv_swap_switch="false", var_reci_chn_3="1.0f",
-                          min_chn_3="0")
-    for text in (one_line, spaced, aliases):
-        assert parse_aipp_config(write(tmp_path, text)) == [guide], text
-
-
 def test_blocks_are_sorted_by_related_input_rank(tmp_path: Path) -> None:
     second = config_text(related_input_rank="1", crop="false").replace("# test config\n", "")
     first = config_text(related_input_rank="0")
@@ -128,7 +53,6 @@ def test_two_blocks_with_the_same_rank(tmp_path: Path) -> None:
 
 
 # --- ATC's rules: one test each ---------------------------------------------------------------
-
 
 def test_rule_aipp_mode_is_required(tmp_path: Path) -> None:
     assert_error(tmp_path, config_text(aipp_mode=None), BLOCK_LINE, "aipp_mode", "not set")
@@ -196,7 +120,6 @@ def test_rule_yuv420sp_sizes_and_offsets_are_even(tmp_path: Path, key: str) -> N
 
 # --- what the portable converter does not implement ---------------------------------------
 
-
 @pytest.mark.parametrize("fmt", ["YUV420SP_U8", "YUV400_U8", "YUV422SP_U8", "XRGB8888_U8", "ARGB8888_U8", "RAW10"])
 def test_unsupported_input_formats_are_rejected_by_name(tmp_path: Path, fmt: str) -> None:
     text = config_text(input_format=fmt)
@@ -218,7 +141,6 @@ def test_dynamic_mode_is_rejected_by_name(tmp_path: Path) -> None:
 
 # --- the proto's other spellings, as ATC reads them (protobuf text format) --------------------------
 
-
 @pytest.mark.parametrize("changes", [
     {"aipp_mode": "1", "input_format": "3"},            # enum numbers of insert_op.proto
     {"crop": "t", "csc_switch": "f", "rbuv_swap_switch": "False"},
@@ -232,20 +154,6 @@ def test_proto_spellings_parse_like_the_guide(tmp_path: Path, changes: dict[str,
     (guide,) = parse_aipp_config(GUIDE_CONFIG)
     (op,) = parse_aipp_config(write(tmp_path, config_text(**changes)))
     assert op == (guide if "input_edge_idx" not in changes else replace(guide, input_edge_idx=0))
-
-
-def test_angle_brackets_and_colon_open_a_block(tmp_path: Path) -> None:
-    body = "".join(f"  {k}: {v}\n" for k, v in GUIDE_FIELDS.items())
-    for text in ("aipp_op <\n" + body + ">\n", "aipp_op: <\n" + body + ">\n"):
-        assert parse_aipp_config(write(tmp_path, text)) == parse_aipp_config(GUIDE_CONFIG)
-
-
-def test_related_input_name_is_a_quoted_string(tmp_path: Path) -> None:
-    (op,) = parse_aipp_config(write(tmp_path, config_text(related_input_name='"ima" \'ge\'')))
-    assert op.related_input_name == "image"
-    text = config_text(related_input_name="image")
-    assert_error(tmp_path, text, line_of(text, "related_input_name"), "related_input_name",
-                 "expected a quoted string, got 'image'")
 
 
 @pytest.mark.parametrize(("key", "value", "words"), [
@@ -328,9 +236,6 @@ def test_input_edge_idx(tmp_path: Path) -> None:
         resolve_aipp_ops(ops, ["image"], SHAPES, {"image": 3})
 
 
-# --- syntax ---------------------------------------------------------------------------------
-
-
 def test_unknown_field(tmp_path: Path) -> None:
     text = config_text(crop_size_x="3")
     assert_error(tmp_path, text, line_of(text, "crop_size_x"), "crop_size_x", "unknown field")
@@ -350,34 +255,6 @@ def test_bad_value_types(tmp_path: Path, key: str, value: str, words: str) -> No
     assert_error(tmp_path, text, line_of(text, key), key, words)
 
 
-def test_missing_closing_brace(tmp_path: Path) -> None:
-    text = config_text().rstrip("}\n") + "\n"
-    assert_error(tmp_path, text, BLOCK_LINE, "aipp_op", "unbalanced braces", "never closed")
-
-
-def test_extra_closing_brace(tmp_path: Path) -> None:
-    text = config_text() + "}\n"
-    path = write(tmp_path, text)
-    assert parse_error(path) == f"{path}:{text.count(chr(10))}: unbalanced braces: '}}' without a matching '{{'"
-
-
-def test_text_outside_a_block(tmp_path: Path) -> None:
-    text = "crop: true\n" + config_text()
-    path = write(tmp_path, text)
-    message = parse_error(path)
-    assert message.startswith(f"{path}:1: crop: outside an aipp_op block"), message
-
-
-def test_missing_colon(tmp_path: Path) -> None:
-    text = config_text().replace("crop: true", "crop true")
-    assert_error(tmp_path, text, 7, "crop", "expected ':'")
-
-
-def test_nested_block(tmp_path: Path) -> None:
-    text = config_text().replace("    crop: true\n", "    crop: true\naipp_op {\n")
-    assert_error(tmp_path, text, 8, "aipp_op", "cannot be nested")
-
-
 def test_empty_and_missing_files(tmp_path: Path) -> None:
     empty = write(tmp_path, "# nothing here\n")
     assert parse_error(empty) == f"{empty}: no aipp_op block"
@@ -385,78 +262,8 @@ def test_empty_and_missing_files(tmp_path: Path) -> None:
     assert parse_error(missing) == f"{missing}: AIPP config not found"
 
 
-# --- the arithmetic -----------------------------------------------------------------------------
-
-
-def _small_op(**changes: object) -> AippOp:
-    fields: dict[str, object] = dict(
-        src_image_size_w=4, src_image_size_h=3, crop=True, load_start_pos_w=1, load_start_pos_h=1,
-        crop_size_w=3, crop_size_h=2, mean_chn=(10, 20, 30, 0), min_chn=(0.5, 0.25, 0.0, 0.0),
-        var_reci_chn=(2.0, 0.5, -1.0, 1.0),
-    )
-    fields.update(changes)
-    return AippOp(**fields)  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize("swap", [False, True])
-def test_apply_aipp_matches_a_hand_computation(swap: bool) -> None:
-    op = _small_op(rbuv_swap_switch=swap)
-    images = np.random.default_rng(3).integers(0, 256, size=(2, 3, 4, 3), dtype=np.uint8)
-    expected = np.zeros((2, 3, 2, 3))
-    for n in range(2):
-        for c in range(3):
-            src_c = 2 - c if swap else c
-            for y in range(2):
-                for x in range(3):
-                    pixel = float(images[n, 1 + y, 1 + x, src_c])
-                    expected[n, c, y, x] = (pixel - op.mean_chn[c] - op.min_chn[c]) * op.var_reci_chn[c]
-    out = apply_aipp(images, op)
-    assert out.dtype == np.float32 and out.shape == (2, 3, 2, 3) and out.flags.c_contiguous
-    np.testing.assert_allclose(out, expected, rtol=1e-6)
-    np.testing.assert_array_equal(apply_aipp(images[1], op), out[1])  # one HWC image -> CHW
-
-
-def test_apply_aipp_without_crop_keeps_the_source_size() -> None:
-    op = _small_op(crop=False)
-    out = apply_aipp(np.full((1, 3, 4, 3), 255, np.uint8), op)
-    assert out.shape == (1, 3, 3, 4) and op.output_hw == (3, 4)
-    np.testing.assert_allclose(out[0, :, 0, 0], [(255 - 10.5) * 2, (255 - 20.25) * 0.5, -(255 - 30)])
-
-
-@pytest.mark.torch
-def test_apply_aipp_equals_torchvision_center_crop_and_normalize(bin_dir: Path) -> None:
-    from torchvision import transforms
-
-    (op,) = parse_aipp_config(GUIDE_CONFIG)
-    reference = transforms.Compose([
-        transforms.CenterCrop(224), transforms.ToTensor(), transforms.Normalize(MEAN, STD),
-    ])
-    bins = sorted(bin_dir.glob("*.bin"))
-    images = np.stack([np.frombuffer(p.read_bytes(), np.uint8).reshape(op.input_shape(1)[1:]) for p in bins])
-    expected = np.stack([reference(Image.fromarray(image)).numpy() for image in images])
-    out = apply_aipp(images, op)
-    assert out.shape == (len(bins), 3, 224, 224)
-    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
-
-
-def test_apply_aipp_rejects_inputs_that_do_not_fit() -> None:
-    (op,) = parse_aipp_config(GUIDE_CONFIG)
-    with pytest.raises(PipelineError, match=r"\[2, 224, 224, 3\] does not match src_image_size 256x256"):
-        apply_aipp(np.zeros((2, 224, 224, 3), np.uint8), op)
-    with pytest.raises(PipelineError, match="does not match"):
-        apply_aipp(np.zeros(256 * 256 * 3, np.uint8), op)  # a flat .bin buffer: the caller reshapes it
-    with pytest.raises(PipelineError, match="must be uint8"):
-        apply_aipp(np.zeros((1, 256, 256, 3), np.float32), op)
-
-
 # --- any text: parsed, or the parser's own one-line error ----------------------------------------
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from senet_infer.aipp import FIELDS, parse_aipp_text  # noqa: E402
-
-# Pieces of real configs, so that generated text gets past the tokenizer and into every rule.
 _PIECES = st.one_of(
     st.sampled_from(["aipp_op", "{", "}", "<", ">", "[", "]", ":", ";", ",", "\n", " ", "#c\n", '"', "'",
                      '"image"', "'a\\x41'", '"\\q"', "true", "t", "f", "0", "1", "-1", "0x10", "010", "08", "1e999",

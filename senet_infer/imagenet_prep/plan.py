@@ -1,0 +1,86 @@
+"""Matching SOURCE's images with their labels: every check of a run, nothing written."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+from .. import imagenet
+from ..errors import PipelineError
+from ..fileio import stem_of
+from ..labels import format_labels
+from .label_sources import LabelSource, ground_truth_labels, read_devkit, read_label_source
+from .layout import Source, SourceImage, detect_source
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What will be written: the labelled images present with their classes, and what is left out."""
+
+    source: Source
+    labels_from: str
+    entries: Tuple[Tuple[SourceImage, int], ...]
+    absent: int  # labelled images that are not in the source
+    unlabelled: Tuple[str, ...]  # images of the source without a label: left out
+    warnings: Tuple[str, ...] = ()
+
+    @property
+    def classes_present(self) -> int:
+        return len({cls for _, cls in self.entries})
+
+    def label_text(self) -> str:
+        return format_labels((image.name, cls) for image, cls in self.entries)
+
+
+def plan(source: Source, labels: Optional[LabelSource]) -> Plan:
+    """Match the source's images with their labels (by stem, as every reader of the label file does)."""
+    entries: List[Tuple[SourceImage, int]] = []
+    unlabelled: List[str] = []
+    for image in source.images:
+        stem = stem_of(image.name)
+        if labels is None:
+            assert image.folder_class is not None
+            entries.append((image, image.folder_class))
+            continue
+        cls = labels.classes.get(stem)
+        if cls is None:
+            if image.folder_class is None:
+                unlabelled.append(image.name)
+                continue
+            cls = image.folder_class
+        if image.folder_class is not None and cls != image.folder_class:
+            wnids = imagenet.synsets().wnids
+            raise PipelineError(f"{labels.lines.get(stem, labels.what)}: image {stem!r} has class {cls} "
+                                f"({wnids[cls]}) but is in class folder {wnids[image.folder_class]} "
+                                f"(class {image.folder_class})")
+        entries.append((image, cls))
+    if not entries:
+        raise PipelineError(f"{source.path}: none of its {len(source.images):,} images has a label in "
+                            f"{labels.what if labels else 'its class folders'} (e.g. {source.images[0].name!r})")
+    present = {stem_of(image.name) for image, _ in entries}
+    absent = 0 if labels is None else sum(1 for stem in labels.classes if stem not in present)
+    what = labels.what if labels is not None else "the class folders"
+    return Plan(source, what, tuple(entries), absent, tuple(unlabelled), labels.warnings if labels else ())
+
+
+def resolve(source: str | os.PathLike[str], *, devkit: Optional[str | os.PathLike[str]] = None,
+            labels: Optional[str | os.PathLike[str]] = None) -> Plan:
+    """Detect SOURCE's layout, read the labels that go with it and match them: every check, nothing written."""
+    found = detect_source(source)
+    kit = read_devkit(devkit) if devkit is not None else None
+    label_source: Optional[LabelSource] = None
+    if labels is not None:
+        label_source = read_label_source(labels, kit)
+    elif found.default_labels is not None and found.class_folders == 0:
+        label_source = read_label_source(found.default_labels, kit)
+    elif found.class_folders == 0:
+        if kit is not None and kit.ground_truth is not None:
+            label_source = ground_truth_labels(kit.ground_truth[0], kit.ground_truth[1], kit)
+        else:
+            need = ("--labels (the devkit's ILSVRC2012_validation_ground_truth.txt with --devkit, Kaggle's "
+                    "LOC_val_solution.csv, or a '<image> <class>' file)")
+            if kit is not None:
+                need = f"--labels ({kit.meta} alone holds no ground truth)"
+            raise PipelineError(f"{found.path}: {found.layout} carries no labels; pass {need}")
+    return plan(found, label_source)

@@ -1,0 +1,27 @@
+"""Step 1: images -> model-input arrays (uint8 RGB 256x256 for AIPP, or normalised fp32 NCHW 224x224).
+
+:mod:`.transform`: one image to one array; :mod:`.outputs`: the .bin folder's names, manifest and
+rerun plan; :mod:`.folder`: a whole folder on every core. ``imagenet_torch_preprocess.py`` is the CLI.
+"""
+
+from __future__ import annotations
+
+from .folder import PreprocessReport, check_destination, is_image_name, list_images, preprocess_folder
+from .outputs import MANIFEST_NAME, OUTPUT_SUFFIX, made_elsewise, manifest_path, output_path
+from .transform import (
+           FORMATS,
+           RESIZE_MODES,
+           EvalTransform,
+           center_crop,
+           load_rgb,
+           normalize_chw,
+           preprocess_file,
+           resize_shorter,
+           squash_opencv,
+           transform_image,
+)
+
+__all__ = ["FORMATS", "MANIFEST_NAME", "OUTPUT_SUFFIX", "RESIZE_MODES", "EvalTransform", "PreprocessReport", "center_crop",
+           "check_destination", "is_image_name", "list_images", "load_rgb", "made_elsewise", "manifest_path",
+           "normalize_chw", "output_path", "preprocess_file", "preprocess_folder", "resize_shorter", "squash_opencv",
+           "transform_image"]
