@@ -19,7 +19,8 @@ PACKAGE = REPO / "senet_infer"
 LAYERS: Dict[str, Set[str]] = {
     "base": {"__init__", "errors", "compat", "cli", "fileio", "imagenet", "labels", "precision", "summary",
              "agreement", "synthetic", "report", "workdir"},
-    "steps": {"aipp", "preprocess", "model", "export", "convert", "quantize", "backends", "runner", "metric",
+    "steps": {"aipp", "preprocess", "model", "export", "onnxgraph", "modelmeta", "convert", "quantize", "backends",
+              "backends.base", "backends.onnxruntime", "backends.openvino", "backends.select", "runner", "metric",
               "imagenet_prep", "atc", "fidelity"},
     "driver": {"toolchain", "pipeline"},
 }
