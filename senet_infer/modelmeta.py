@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, List
 
-from .aipp import FIELDS, AippOp, parse_aipp_text, resolve_aipp_ops
+from .aipp import FIELDS, AippOp, Value, parse_aipp_text, resolve_aipp_ops
 from .errors import PipelineError
 from .onnxgraph import model_inputs, onnx_module, parse_input_shape
 from .precision import DEFAULT_PRECISION, PRECISIONS
@@ -85,8 +85,27 @@ def model_precision(path: str | os.PathLike[str]) -> str:
 
 
 def aipp_entry(ops: Sequence[AippOp]) -> str:
-    """The :data:`AIPP_KEY` value recording ``ops`` (the keys each block's config set, as JSON): what :func:`read_aipp` reads."""
-    return json.dumps([op.to_dict() for op in ops])
+    """The :data:`AIPP_KEY` value recording ``ops`` as JSON, one object of config keys per block: what :func:`read_aipp` reads."""
+    return json.dumps([_config_keys(op) for op in ops])
+
+
+def _config_keys(op: AippOp) -> Dict[str, Value]:
+    """The keys ``op``'s config block set; for an op made in code (no file behind it), every field it holds."""
+    if op.given:
+        return op.to_dict()
+    keys: Dict[str, Value] = {"aipp_mode": op.aipp_mode, "related_input_rank": op.related_input_rank}
+    if op.related_input_name:
+        keys["related_input_name"] = op.related_input_name
+    if op.input_edge_idx is not None:
+        keys["input_edge_idx"] = op.input_edge_idx
+    keys.update(input_format=op.input_format, src_image_size_w=op.src_image_size_w, src_image_size_h=op.src_image_size_h,
+                crop=op.crop, load_start_pos_w=op.load_start_pos_w, load_start_pos_h=op.load_start_pos_h,
+                crop_size_w=op.crop_size_w, crop_size_h=op.crop_size_h, rbuv_swap_switch=op.rbuv_swap_switch)
+    for chn in range(4):
+        keys[f"mean_chn_{chn}"] = int(op.mean_chn[chn])
+        keys[f"min_chn_{chn}"] = float(op.min_chn[chn])
+        keys[f"var_reci_chn_{chn}"] = float(op.var_reci_chn[chn])
+    return keys
 
 
 def read_aipp(path: str | os.PathLike[str]) -> List[AippOp]:

@@ -12,7 +12,7 @@ import io
 import os
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Tuple
 
 import numpy as np
 
@@ -38,7 +38,7 @@ class OnnxRuntimeBackend(Backend):
 
     name = "onnxruntime"
     module = "onnxruntime"
-    precisions = ("fp32", "int8")
+    precisions: ClassVar[Tuple[str, ...]] = ("fp32", "int8")
     title = "ONNX Runtime"
     refusal_hint = " here: use --backend openvino"
     provider: ClassVar[str] = "CPUExecutionProvider"
@@ -46,7 +46,7 @@ class OnnxRuntimeBackend(Backend):
 
     def __init__(self) -> None:
         super().__init__()
-        self._session = None
+        self._session: Any = None  # the InferenceSession, once loaded
         self._output_names: list[str] = []
 
     @property
@@ -131,7 +131,7 @@ class OnnxRuntimeBackend(Backend):
         return TensorInfo(arg.name, _static_dims(arg.shape), np.dtype(dtype))  # type: ignore[attr-defined]
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
-        return self._session.run(self._output_names, dict(feeds))  # type: ignore[union-attr,attr-defined]
+        return self._session.run(self._output_names, dict(feeds))
 
 
 class OnnxRuntimeCudaBackend(OnnxRuntimeBackend):

@@ -38,7 +38,7 @@ class OpenVinoBackend(Backend):
     def __init__(self) -> None:
         super().__init__()
         self._models: list[Any] = []  # compiled models: one, or one per stream for int8 (see _one_stream_models)
-        self._request = None
+        self._request: Any = None  # for run(): one synchronous request
         self._idle: deque[Any] = deque()  # infer requests free for the next batch
         self._in_flight: deque[tuple[Any, Any, float]] = deque()  # (request, token, start), oldest first
         self._ports: list[object] = []
@@ -146,7 +146,7 @@ class OpenVinoBackend(Backend):
     def run(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         # share_inputs: the runner never changes a batch once handed over; outputs are copied
         # (share_outputs=False) because the next run reuses the request's output tensors.
-        results = self._request.infer(dict(feeds), share_inputs=True)  # type: ignore[union-attr,attr-defined]
+        results = self._request.infer(dict(feeds), share_inputs=True)
         return [results[port] for port in self._ports]
 
     def start(self, on_done: DoneCallback) -> None:
