@@ -68,7 +68,7 @@ def output_paths(save_path: str | os.PathLike[str]) -> Tuple[Path, Path]:
 
 def _model_input(model: onnx.ModelProto, shapes: Dict[str, Tuple[int, ...]], shape_text: str, path: Path) -> Tuple[str, Tuple[int, ...]]:
     """The one float input named in ``--input_shape``, checked against the model's own dims."""
-    from .convert import model_inputs
+    from .onnxgraph import model_inputs
 
     inputs = model_inputs(model)
     if len(inputs) != 1:
@@ -220,7 +220,7 @@ def quantize_model(
     """
     import onnx
 
-    from .convert import format_input_shape
+    from .onnxgraph import format_input_shape
 
     model_path = Path(model_path)
     shape_text = shape_text or format_input_shape(input_shape)

@@ -122,8 +122,6 @@ def load_backend(name: str, path: str | os.PathLike[str], *, threads: int, devic
     return chosen
 
 
-
-
 def native_precisions(name: str) -> list[str]:
     """Precisions backend ``name`` runs on this machine's own instructions (:meth:`Backend.native_precisions`);
     ``auto``: those of the CPU runtimes (fp32 and int8 everywhere; fp16/bf16 where OpenVINO runs them natively).
