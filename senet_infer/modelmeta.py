@@ -20,9 +20,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, List
 
-from .aipp import FIELDS, AippOp, Value, parse_aipp_text, resolve_aipp_ops
+from .aipp import FIELDS, AippOp, Value, parse_aipp_text
 from .errors import PipelineError
-from .onnxgraph import model_inputs, onnx_module, parse_input_shape
+from .onnxgraph import onnx_module, parse_input_shape, resolve_model_aipp
 from .precision import DEFAULT_PRECISION, PRECISIONS
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ def read_aipp(path: str | os.PathLike[str]) -> List[AippOp]:
     and its recorded ``--input_shape`` as the converter settled them; [] when it has none.
 
     The record holds the keys each block's config set, so the ops are read back through the AIPP config parser
-    (and its checks) and :func:`senet_infer.aipp.resolve_aipp_ops`, the way the converter made them.
+    (and its checks) and :func:`senet_infer.onnxgraph.resolve_model_aipp`, the way the converter made them.
     """
     path = Path(path)
     model = _load_header(path)
@@ -130,9 +130,7 @@ def read_aipp(path: str | os.PathLike[str]) -> List[AippOp]:
     if not meta.get(INPUT_SHAPE_KEY):
         raise PipelineError(f"{path}: metadata {AIPP_KEY} without {INPUT_SHAPE_KEY}: not a model aipp_convert.py wrote")
     ops = parse_aipp_text("".join(_block_text(block, where) for block in blocks), where)
-    names = [value.name for value in model_inputs(model)]
-    readers = {name: sum(list(node.input).count(name) for node in model.graph.node) for name in names}
-    return resolve_aipp_ops(ops, names, parse_input_shape(meta[INPUT_SHAPE_KEY]), readers)
+    return resolve_model_aipp(model, parse_input_shape(meta[INPUT_SHAPE_KEY]), ops)
 
 
 def _block_text(block: Mapping[str, object], where: str) -> str:
