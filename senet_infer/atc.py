@@ -22,8 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
-from .convert import PRECISION_MODES
 from .errors import PipelineError
+from .modelmeta import PRECISION_KEY
+from .precision import DEFAULT_PRECISION, PRECISION_MODES
 
 APPLIED, NO_EFFECT, REFUSED = "applied", "no_effect", "refused"
 # ATC requires --soc_version. Off Ascend it only names the chip in the model's metadata; a driver
@@ -89,7 +90,7 @@ def _flags() -> Tuple[AtcFlag, ...]:
         AtcFlag("out_nodes", a, "outputs of the converted model: 'node:index;...' or tensor names"),
         AtcFlag("check_report", n, "pre-check report file"),
         # precision
-        AtcFlag("precision_mode", a, "fp32 (default) | fp16 | bf16 or an ATC mode, recorded as senet_infer.precision"),
+        AtcFlag("precision_mode", a, f"{DEFAULT_PRECISION} (default) | fp16 | bf16 or an ATC mode, recorded as {PRECISION_KEY}"),
         AtcFlag("precision_mode_v2", a, "ATC's newer precision modes: " + ", ".join(PRECISION_MODE_V2),
                 choices=tuple(PRECISION_MODE_V2)),
         AtcFlag("allow_hf32", n, "HF32 for fp32 convolutions", choices=TRUE_FALSE),
@@ -246,7 +247,7 @@ def check_flags(args: argparse.Namespace) -> list[str]:
     return [NO_EFFECT_LINE.format(flag=f"--{name}") for name in given if BY_NAME[name].effect == NO_EFFECT]
 
 
-def precision_mode(args: argparse.Namespace, default: str = "fp32") -> str:
+def precision_mode(args: argparse.Namespace, default: str = DEFAULT_PRECISION) -> str:
     """The precision mode asked for, by --precision_mode or --precision_mode_v2."""
     if args.precision_mode_v2 is not None:
         return PRECISION_MODE_V2[args.precision_mode_v2]

@@ -1,26 +1,18 @@
 """Step 3, portably: ATC's ONNX conversion as an ONNX -> ONNX rewrite (fixed batch, AIPP fused in the graph).
 
 ATC compiles ``--model`` into an Ascend offline model ``<output>.om``. Here ``<output>.onnx`` is
-written instead, with what ATC changes about the model's interface:
-
-* the inputs take the static shape of ``--input_shape`` (outputs follow);
-* with ``--insert_op_conf``, each AIPP block's input becomes uint8 NHWC ``[N, src_h, src_w, C]``
-  (same input name) and the AIPP steps run as ONNX ops (opset 11) in front of the network:
-  Gather (R/B swap, if set), Slice (crop), Cast to float, Sub (mean_chn + min_chn),
-  Mul (var_reci_chn), Transpose to NCHW — the arithmetic of :func:`senet_infer.aipp.apply_aipp`.
+written instead, with what ATC changes about the model's interface (:func:`senet_infer.onnxgraph.build_converted`):
+the inputs take the static shape of ``--input_shape`` (outputs follow), and with ``--insert_op_conf`` each AIPP
+block's input becomes uint8 NHWC ``[N, src_h, src_w, C]`` (same input name), the AIPP steps running as ONNX ops
+in front of the network.
 
 Precision. ATC's ``--precision_mode`` sets the arithmetic of the compiled model. The graph written
-here stays fp32; the requested precision is stored in the model's ``metadata_props`` under
-``senet_infer.precision`` (:data:`PRECISION_KEY`) as one of fp32 | fp16 | bf16, and the runner's
-backends read it: OpenVINO uses it as its inference precision hint (bf16 runs on AMX where the
-CPU has it), ONNX Runtime on CPU runs fp32 only. Mapping (:data:`PRECISION_MODES`):
-
-* fp32: ``fp32``, ``force_fp32``, ``must_keep_origin_dtype`` (the source model is fp32)
-* fp16: ``fp16``, ``force_fp16``, ``allow_fp32_to_fp16``, ``allow_mix_precision``, ``allow_mix_precision_fp16``
-* bf16: ``bf16``, ``allow_fp32_to_bf16``, ``allow_mix_precision_bf16``
-
-The other ATC flags (``--soc_version``, ``--log``, ``--enable_small_channel``, ...) are recorded
-under ``senet_infer.<flag>``; the AIPP blocks as JSON under ``senet_infer.aipp``.
+here stays fp32; the requested precision (fp32 | fp16 | bf16, mapped from ATC's modes by
+:func:`senet_infer.precision.precision_of`; int8 for a graph already quantized) is stored in the model's
+metadata, where the runner's backends read it: OpenVINO uses it as its inference precision hint (bf16 runs on
+AMX where the CPU has it), ONNX Runtime on CPU runs fp32 only. The other ATC flags are recorded under
+``senet_infer.<flag>``, the AIPP blocks as JSON: every key is in :mod:`senet_infer.modelmeta`, which also reads
+them back.
 
 Before anything is written the converted model passes ``onnx.checker`` (full check) and, unless
 skipped, a fidelity check: on a batch of photo-like uint8 images, ONNX Runtime's output of the
@@ -30,7 +22,6 @@ converted model must match the source model fed :func:`apply_aipp` of the same i
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -40,80 +31,46 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .agreement import Agreement
-from .aipp import AippOp, apply_aipp, resolve_aipp_ops
+from .aipp import AippOp, apply_aipp
 from .errors import PipelineError
 from .fileio import atomic_write_bytes
-from .precision import PRECISION_KEY, PRECISION_MODES, PRECISIONS, QUANTIZED_OPS, precision_of  # noqa: F401 (re-exported)
+from .modelmeta import (  # noqa: F401 (METADATA_PREFIX: re-exported for aipp_convert.py)
+    AIPP_KEY,
+    INPUT_SHAPE_KEY,
+    METADATA_PREFIX,
+    PRECISION_KEY,
+    SOURCE_KEY,
+    aipp_entry,
+    metadata_of,
+    store_metadata,
+)
+from .onnxgraph import (  # noqa: F401 (parse_input_shape: re-exported for the step scripts)
+    TensorSignature,
+    build_converted,
+    format_input_shape,
+    model_inputs,
+    onnx_module,
+    parse_input_shape,
+    resolve_model_aipp,
+    signatures,
+)
+from .precision import DEFAULT_PRECISION, is_quantized, precision_of
 
 if TYPE_CHECKING:
     import onnx
 
-METADATA_PREFIX = "senet_infer."
-AIPP_KEY = METADATA_PREFIX + "aipp"
-INPUT_SHAPE_KEY = METADATA_PREFIX + "input_shape"
-SOURCE_KEY = METADATA_PREFIX + "source_model"
 FRAMEWORKS = {0: "Caffe", 1: "MindSpore", 3: "TensorFlow", 5: "ONNX"}
 ONNX_FRAMEWORK = 5
 FIDELITY_TOLERANCE = 1e-5
 # An int8 model quantizes the AIPP output: a last-bit difference between ONNX's and numpy's AIPP
 # arithmetic can move a value across a rounding boundary, so the same graph agrees less closely.
 INT8_FIDELITY_TOLERANCE = 1e-2
-MIN_OPSET = 11  # Slice with starts/ends as inputs needs 10; the guide's models are 11
-
-
-def parse_input_shape(text: str) -> dict[str, tuple[int, ...]]:
-    """Parse ATC's ``--input_shape`` (``name:n,c,h,w[;name2:...]``) into {name: shape}; static dims only."""
-    shapes: dict[str, tuple[int, ...]] = {}
-    for part in text.split(";"):
-        part = part.strip()
-        if not part:
-            continue
-        name, colon, dims_text = part.rpartition(":")
-        name = name.strip()
-        if not colon or not name:
-            raise PipelineError(f"--input_shape={text}: {part!r} is not 'name:d0,d1,...' (e.g. image:32,3,224,224)")
-        dims: list[int] = []
-        for dim in dims_text.split(","):
-            dim = dim.strip()
-            try:
-                value = int(dim)
-            except ValueError:
-                raise PipelineError(f"--input_shape={text}: {name}: {dim!r} is not an integer dimension") from None
-            if value <= 0:
-                raise PipelineError(f"--input_shape={text}: {name}: dimension {value} must be > 0 "
-                                    f"(dynamic dimensions are not supported; give a fixed size)")
-            dims.append(value)
-        if name in shapes:
-            raise PipelineError(f"--input_shape={text}: {name} is given twice")
-        shapes[name] = tuple(dims)
-    if not shapes:
-        raise PipelineError(f"--input_shape={text!r}: no input shape given (e.g. image:32,3,224,224)")
-    return shapes
-
-
-def format_input_shape(shapes: Mapping[str, Sequence[int]]) -> str:
-    """The ``--input_shape`` text of ``shapes``."""
-    return ";".join(f"{name}:{','.join(map(str, dims))}" for name, dims in shapes.items())
 
 
 def output_path_for(output: str | os.PathLike[str]) -> Path:
     """ATC's ``--output`` is a path without extension: the model goes to ``<output>.onnx``."""
     text = os.fspath(output)
     return Path(text if text.endswith(".onnx") else text + ".onnx")
-
-
-@dataclass(frozen=True)
-class TensorSignature:
-    """Name, element type and shape of one model input or output (a str for a symbolic dim)."""
-
-    name: str
-    dtype: str
-    shape: tuple[int | str, ...]
-
-    def __str__(self) -> str:
-        return f"{self.name}: {self.dtype} [{', '.join(map(str, self.shape))}]"
-
-
 
 
 class FidelityError(PipelineError):
@@ -133,228 +90,6 @@ class ConversionResult:
     inputs: tuple[TensorSignature, ...]
     outputs: tuple[TensorSignature, ...]
     fidelity: Agreement | None
-
-
-# ---------------------------------------------------------------------------------------------
-# Graph surgery
-
-
-def _onnx():
-    import onnx  # heavy; only when a model is converted
-    import onnx.numpy_helper  # noqa: F401  (onnx 1.13 does not import it with the package)
-
-    return onnx
-
-
-def _dtype_name(elem_type: int) -> str:
-    from .compat import onnx_to_numpy_dtype
-
-    return str(onnx_to_numpy_dtype(elem_type)) if elem_type else "undefined"
-
-
-def signatures(values: Sequence[onnx.ValueInfoProto]) -> tuple[TensorSignature, ...]:
-    """Signatures of graph inputs or outputs."""
-    result = []
-    for value in values:
-        tensor = value.type.tensor_type
-        dims = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tensor.shape.dim)
-        result.append(TensorSignature(value.name, _dtype_name(tensor.elem_type), dims))
-    return tuple(result)
-
-
-def model_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
-    """The graph inputs a caller feeds (old exporters also list initializers as inputs)."""
-    initializers = {init.name for init in model.graph.initializer}
-    return [value for value in model.graph.input if value.name not in initializers]
-
-
-def _all_names(graph: onnx.GraphProto) -> set[str]:
-    names = {v.name for v in (*graph.input, *graph.output, *graph.value_info)}
-    names.update(init.name for init in graph.initializer)
-    for node in graph.node:
-        names.update(node.input)
-        names.update(node.output)
-        names.add(node.name)
-    return names
-
-
-def _unique(base: str, taken: set[str]) -> str:
-    name, k = base, 1
-    while name in taken:
-        name, k = f"{base}_{k}", k + 1
-    taken.add(name)
-    return name
-
-
-def _rename_uses(graph: onnx.GraphProto, old: str, new: str) -> None:
-    """Point every consumer of ``old`` (subgraphs included) at ``new``."""
-    onnx = _onnx()
-    for node in graph.node:
-        for i, name in enumerate(node.input):
-            if name == old:
-                node.input[i] = new
-        for attr in node.attribute:
-            if attr.type == onnx.AttributeProto.GRAPH:
-                _rename_uses(attr.g, old, new)
-            elif attr.type == onnx.AttributeProto.GRAPHS:
-                for sub in attr.graphs:
-                    _rename_uses(sub, old, new)
-
-
-def _fix_input_shapes(model: onnx.ModelProto, shapes: Mapping[str, tuple[int, ...]], shape_text: str) -> None:
-    """Give the inputs the static shapes of ``--input_shape`` and carry the batch to the outputs."""
-    inputs = {value.name: value for value in model_inputs(model)}
-    for name in shapes:
-        if name not in inputs:
-            raise PipelineError(f"--input_shape={shape_text}: the model has no input {name!r} "
-                                f"(its inputs: {', '.join(inputs) or 'none'})")
-    symbols: dict[str, int] = {}
-    for name, value in inputs.items():
-        dims = value.type.tensor_type.shape.dim
-        if name not in shapes:
-            dynamic = [d.dim_param or "?" for d in dims if not d.HasField("dim_value")]
-            if dynamic:
-                raise PipelineError(f"--input_shape: input {name!r} has dynamic dimensions ({', '.join(dynamic)}); "
-                                    f"give its shape, e.g. {name}:" + ",".join(
-                                        str(d.dim_value) if d.HasField("dim_value") else "N" for d in dims))
-            continue
-        wanted = shapes[name]
-        model_dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in dims]
-        if len(wanted) != len(model_dims):
-            raise PipelineError(f"--input_shape={shape_text}: {name} has {len(wanted)} dimensions, "
-                                f"the model's input has {len(model_dims)} {model_dims}")
-        for axis, (dim, size) in enumerate(zip(dims, wanted)):
-            if dim.HasField("dim_value") and dim.dim_value != size:
-                raise PipelineError(f"--input_shape={shape_text}: {name} dimension {axis} is {size}, "
-                                    f"the model fixes it to {dim.dim_value} (model input {model_dims})")
-            if dim.dim_param:
-                if symbols.setdefault(dim.dim_param, size) != size:
-                    raise PipelineError(f"--input_shape={shape_text}: dimension {dim.dim_param!r} is given "
-                                        f"two sizes ({symbols[dim.dim_param]} and {size})")
-            dim.Clear()
-            dim.dim_value = size
-    # Outputs (and any recorded intermediate shapes) that share a symbolic dim follow the inputs:
-    # this is how the batch reaches ``class`` [batch, 1000].
-    for value in (*model.graph.output, *model.graph.value_info):
-        for dim in value.type.tensor_type.shape.dim:
-            if dim.dim_param in symbols:
-                size = symbols[dim.dim_param]
-                dim.Clear()
-                dim.dim_value = size
-
-
-def _const(graph: onnx.GraphProto, taken: set[str], base: str, array: np.ndarray) -> str:
-    onnx = _onnx()
-    name = _unique(base, taken)
-    graph.initializer.append(onnx.numpy_helper.from_array(array, name))
-    return name
-
-
-def _insert_aipp(model: onnx.ModelProto, op: AippOp, value: onnx.ValueInfoProto) -> None:
-    """Replace input ``value`` (float NCHW) by uint8 NHWC and compute the old input with AIPP ops."""
-    onnx = _onnx()
-    helper = onnx.helper
-    graph = model.graph
-    tensor = value.type.tensor_type
-    if tensor.elem_type != onnx.TensorProto.FLOAT:
-        raise PipelineError(f"input {value.name!r} is {_dtype_name(tensor.elem_type)}: AIPP feeds a float32 input")
-    batch, _, _, _ = (d.dim_value for d in tensor.shape.dim)
-    taken = _all_names(graph)
-    prefix = f"aipp{op.related_input_rank}"
-    network_input = _unique(f"{value.name}_{prefix}_out", taken)
-    _rename_uses(graph, value.name, network_input)
-
-    nodes = []
-    current = value.name
-    c = op.channels
-
-    def step(op_type: str, label: str, extra_inputs: Sequence[str] = (), output: str | None = None, **attrs) -> None:
-        nonlocal current
-        out = output or _unique(f"{prefix}_{label}", taken)
-        nodes.append(helper.make_node(op_type, [current, *extra_inputs], [out],
-                                      name=_unique(f"{prefix}/{label}", taken), **attrs))
-        current = out
-
-    if op.rbuv_swap_switch:
-        step("Gather", "rbuv_swap", [_const(graph, taken, f"{prefix}_swap_index", np.arange(c - 1, -1, -1, dtype=np.int64))],
-             axis=3)
-    if op.crop:
-        top, left = op.load_start_pos_h, op.load_start_pos_w
-        step("Slice", "crop", [
-            _const(graph, taken, f"{prefix}_crop_starts", np.array([top, left], np.int64)),
-            _const(graph, taken, f"{prefix}_crop_ends", np.array([top + op.crop_size_h, left + op.crop_size_w], np.int64)),
-            _const(graph, taken, f"{prefix}_crop_axes", np.array([1, 2], np.int64)),
-        ])
-    step("Cast", "to_float", to=onnx.TensorProto.FLOAT)
-    offset, scale = op.normalisation()
-    step("Sub", "sub_mean_min", [_const(graph, taken, f"{prefix}_mean_plus_min", offset)])
-    step("Mul", "mul_var_reci", [_const(graph, taken, f"{prefix}_var_reci", scale)])
-    step("Transpose", "to_nchw", output=network_input, perm=[0, 3, 1, 2])
-
-    new_input = helper.make_tensor_value_info(value.name, onnx.TensorProto.UINT8, list(op.input_shape(batch)))
-    value.CopyFrom(new_input)
-    existing = list(graph.node)
-    del graph.node[:]
-    graph.node.extend([*nodes, *existing])
-
-
-def resolve_model_aipp(
-    model: onnx.ModelProto, input_shape: Mapping[str, tuple[int, ...]] | None, aipp_ops: Sequence[AippOp] | None
-) -> list[AippOp]:
-    """``aipp_ops`` with what they leave to the model settled (:func:`senet_infer.aipp.resolve_aipp_ops`)."""
-    names = [value.name for value in model_inputs(model)]
-    readers = {name: sum(list(node.input).count(name) for node in model.graph.node) for name in names}
-    return resolve_aipp_ops(list(aipp_ops or ()), names, dict(input_shape or {}), readers)
-
-
-def _opset(model: onnx.ModelProto) -> int:
-    for entry in model.opset_import:
-        if entry.domain in ("", "ai.onnx"):
-            return int(entry.version)
-    return 0
-
-
-def build_converted(
-    source: onnx.ModelProto,
-    input_shape: Mapping[str, tuple[int, ...]] | None,
-    aipp_ops: Sequence[AippOp] | None,
-    metadata: Mapping[str, str],
-) -> onnx.ModelProto:
-    """The converted model, in memory: static input shapes, AIPP fused in, ``metadata`` recorded."""
-    onnx = _onnx()
-    model = onnx.ModelProto()
-    model.CopyFrom(source)
-    shapes = dict(input_shape or {})
-    shape_text = format_input_shape(shapes)
-    inputs = model_inputs(model)
-    for op in aipp_ops or ():
-        rank = op.related_input_rank
-        where = f"{op.source}:{op.line}" if op.source else "AIPP"
-        if rank >= len(inputs):
-            raise PipelineError(f"{where}: related_input_rank: {rank}, but the model has {len(inputs)} input(s)")
-        name = inputs[rank].name
-        wanted = shapes.get(name)
-        if wanted is None:
-            raise PipelineError(f"--input_shape: give the shape of {name!r} (N,C,H,W), the input AIPP block "
-                                f"{where} feeds")
-        if len(wanted) != 4 or wanted[1] != op.channels or tuple(wanted[2:]) != op.output_hw:
-            h, w = op.output_hw
-            field = "crop_size_h/w" if op.crop else "src_image_size_h/w"
-            raise PipelineError(
-                f"--input_shape={shape_text}: {name} must be N,{op.channels},{h},{w}: ATC requires the model input's "
-                f"C,H,W to equal the AIPP output ({op.channels} channels, {h}x{w} from {field} in {where})"
-            )
-    if aipp_ops and _opset(model) < MIN_OPSET:
-        raise PipelineError(f"the model's opset {_opset(model)} is below {MIN_OPSET}, the opset AIPP insertion uses")
-    _fix_input_shapes(model, shapes, shape_text)
-    for op in aipp_ops or ():
-        _insert_aipp(model, op, inputs[op.related_input_rank])
-    props = {p.key: p.value for p in model.metadata_props}
-    props.update(metadata)
-    del model.metadata_props[:]
-    for key, value in props.items():
-        model.metadata_props.add(key=key, value=value)
-    return model
 
 
 # ---------------------------------------------------------------------------------------------
@@ -404,7 +139,7 @@ def check_converted(
 
     The batch is the converted model's static batch. ONNX Runtime, CPU, fp32.
     """
-    onnx = _onnx()
+    onnx = onnx_module()
     import onnxruntime as ort
 
     model = converted if isinstance(converted, onnx.ModelProto) else onnx.load(os.fspath(converted))
@@ -452,7 +187,7 @@ def convert_model(
     output: str | os.PathLike[str],
     input_shape: Mapping[str, tuple[int, ...]] | None = None,
     aipp_ops: Sequence[AippOp] | None = None,
-    precision: str = "fp32",
+    precision: str = DEFAULT_PRECISION,
     metadata: Mapping[str, str] | None = None,
     check: bool = True,
 ) -> ConversionResult:
@@ -462,7 +197,7 @@ def convert_model(
     to ``metadata_props``. Raises :class:`FidelityError` (a :class:`PipelineError`) when the
     fidelity check fails, and leaves no output file then.
     """
-    onnx = _onnx()
+    onnx = onnx_module()
     model_path = Path(model_path)
     out_path = output_path_for(output)
     if not model_path.is_file():
@@ -474,17 +209,18 @@ def convert_model(
         source = onnx.load(os.fspath(model_path))
     except Exception as exc:  # protobuf raises DecodeError and others for a foreign file
         raise PipelineError(f"{model_path}: not an ONNX model: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
-    if any(node.op_type in QUANTIZED_OPS for node in source.graph.node):
+    if is_quantized(source):
         precision = "int8"  # quantized before conversion (AMCT / amct_calibrate.py); the rest stays fp32
     ops = resolve_model_aipp(source, input_shape, aipp_ops)
     record = {
         PRECISION_KEY: precision,
         INPUT_SHAPE_KEY: format_input_shape(input_shape or {}),
         SOURCE_KEY: model_path.name,
-        **({AIPP_KEY: json.dumps([op.to_dict() for op in ops])} if ops else {}),
+        **({AIPP_KEY: aipp_entry(ops)} if ops else {}),
         **(metadata or {}),
     }
-    converted = build_converted(source, input_shape, ops, record)
+    converted = build_converted(source, input_shape, ops)
+    store_metadata(converted, {**metadata_of(converted), **record})
     try:
         onnx.checker.check_model(converted, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:

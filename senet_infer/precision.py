@@ -1,7 +1,7 @@
 """Precision names and their mapping: ATC's ``--precision_mode`` values, what the model records, what runs.
 
-A converted model records the precision it is meant to run at in its ``metadata_props`` under
-:data:`PRECISION_KEY`, one of :data:`PRECISIONS`:
+A converted model records the precision it is meant to run at in its metadata
+(:data:`senet_infer.modelmeta.PRECISION_KEY`), one of :data:`PRECISIONS`:
 
 * fp32: ``fp32``, ``force_fp32``, ``must_keep_origin_dtype`` (the source model is fp32)
 * fp16: ``fp16``, ``force_fp16``, ``allow_fp32_to_fp16``, ``allow_mix_precision``, ``allow_mix_precision_fp16``
@@ -12,12 +12,14 @@ A converted model records the precision it is meant to run at in its ``metadata_
 
 from __future__ import annotations
 
-from typing import Dict
+from typing import TYPE_CHECKING, Dict
 
 from .errors import PipelineError
 
-PRECISION_KEY = "senet_infer.precision"
-DEFAULT_PRECISION = "fp32"
+if TYPE_CHECKING:
+    import onnx
+
+DEFAULT_PRECISION = "fp32"  # of a model that records none, and of --precision_mode when not given
 FLOAT_PRECISIONS = ("fp32", "fp16", "bf16")  # what --precision_mode selects
 PRECISIONS = FLOAT_PRECISIONS + ("int8",)  # what a model may record
 PRECISION_MODES: Dict[str, str] = {
@@ -28,6 +30,15 @@ PRECISION_MODES: Dict[str, str] = {
 }
 QUANTIZED_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul",
                            "ConvInteger", "MatMulInteger", "DynamicQuantizeLinear"})
+
+
+def is_quantized(model: onnx.ModelProto) -> bool:
+    """Whether an ONNX model's graph holds quantization ops (QDQ pairs or integer kernels): an int8 model.
+
+    The one place int8 is told from the graph; the converter records it as the model's precision, which is
+    what the runner reads (:func:`senet_infer.modelmeta.model_precision`).
+    """
+    return any(node.op_type in QUANTIZED_OPS for node in model.graph.node)
 
 
 def precision_of(mode: str) -> str:

@@ -29,7 +29,8 @@ import numpy as np
 from .agreement import Agreement
 from .errors import PipelineError
 from .fileio import atomic_write_bytes, list_inputs
-from .precision import PRECISION_KEY, QUANTIZED_OPS
+from .modelmeta import AMCT_MODEL_KEY, CALIBRATION_KEY, PRECISION_KEY, QUANTIZER_KEY, metadata_of, store_metadata
+from .precision import is_quantized
 
 if TYPE_CHECKING:
     import onnx
@@ -40,10 +41,8 @@ DEPLOY_SUFFIX = "_deploy_model.onnx"
 FAKE_QUANT_SUFFIX = "_fake_quant_model.onnx"
 QDQ_OPSET = 13  # per-channel QuantizeLinear/DequantizeLinear (the ``axis`` attribute) needs opset 13
 CHECK_IMAGES = 8  # calibration images the quantized model is compared on (ONNX Runtime, vs fp32)
-QUANTIZER_KEY = "senet_infer.quantizer"
 QUANTIZERS = ("auto", "nncf", "onnxruntime")  # auto: NNCF where it imports, else ONNX Runtime's quantize_static
 ORT_QUANTIZED_OPS = ["Conv", "Gemm"]  # measured: faster on OpenVINO than all operators (module docstring)
-AMCT_MODEL_KEY = "senet_infer.amct_model"
 
 
 @dataclass(frozen=True)
@@ -67,14 +66,9 @@ def output_paths(save_path: str | os.PathLike[str]) -> Tuple[Path, Path]:
     return Path(text + DEPLOY_SUFFIX), Path(text + FAKE_QUANT_SUFFIX)
 
 
-def is_quantized(model: onnx.ModelProto) -> bool:
-    """Whether the graph already holds quantization ops (QDQ pairs or integer kernels)."""
-    return any(node.op_type in QUANTIZED_OPS for node in model.graph.node)
-
-
 def _model_input(model: onnx.ModelProto, shapes: Dict[str, Tuple[int, ...]], shape_text: str, path: Path) -> Tuple[str, Tuple[int, ...]]:
     """The one float input named in ``--input_shape``, checked against the model's own dims."""
-    from .convert import model_inputs
+    from .onnxgraph import model_inputs
 
     inputs = model_inputs(model)
     if len(inputs) != 1:
@@ -226,7 +220,7 @@ def quantize_model(
     """
     import onnx
 
-    from .convert import format_input_shape
+    from .onnxgraph import format_input_shape
 
     model_path = Path(model_path)
     shape_text = shape_text or format_input_shape(input_shape)
@@ -271,13 +265,9 @@ def quantize_model(
     for kind in ("deploy", "fake_quant"):
         record = onnx.ModelProto()
         record.CopyFrom(quantized)
-        props = {p.key: p.value for p in source.metadata_props}
-        props.update({PRECISION_KEY: "int8", QUANTIZER_KEY: name, AMCT_MODEL_KEY: kind,
-                      "senet_infer.calibration": f"{len(files)} images from {Path(data_dir).name}, "
+        store_metadata(record, {**metadata_of(source), PRECISION_KEY: "int8", QUANTIZER_KEY: name, AMCT_MODEL_KEY: kind,
+                                CALIBRATION_KEY: f"{len(files)} images from {Path(data_dir).name}, "
                                                  f"batch_num {batch_num} x batch {batch}"})
-        del record.metadata_props[:]
-        for key, value in props.items():
-            record.metadata_props.add(key=key, value=value)
         payloads.append(record.SerializeToString())
     deploy.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(deploy, payloads[0])

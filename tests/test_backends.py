@@ -12,6 +12,7 @@ import pytest
 
 from senet_infer import backends
 from senet_infer.agreement import relative_error
+from senet_infer.backends import openvino as ov_backend
 from senet_infer.compat import numpy_to_onnx_dtype
 from senet_infer.errors import PipelineError
 from senet_infer.export import INPUT_NAME, OUTPUT_NAME
@@ -431,10 +432,10 @@ def test_reduced_precisions_are_offered_only_where_openvino_compiles_at_them(mon
     import openvino as ov
 
     capabilities = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-    backends._openvino_compiles_at.cache_clear()
+    ov_backend._openvino_compiles_at.cache_clear()
     honest = backends.native_precisions("openvino")
     assert honest[0] == "fp32" and honest[-1] == "int8"
-    assert all(backends._OV_CAPABILITY[p] in capabilities for p in honest if p in ("fp16", "bf16"))
+    assert all(ov_backend._OV_CAPABILITY[p] in capabilities for p in honest if p in ("fp16", "bf16"))
 
     real_load = backends.OpenVinoBackend.load
 
@@ -445,11 +446,11 @@ def test_reduced_precisions_are_offered_only_where_openvino_compiles_at_them(mon
 
     monkeypatch.setattr(backends.OpenVinoBackend, "load", refusing_fp16)
     monkeypatch.setattr(ov.Core, "get_property", lambda self, device, key: ["FP32", "FP16", "BF16", "INT8"])
-    backends._openvino_compiles_at.cache_clear()
+    ov_backend._openvino_compiles_at.cache_clear()
     try:
         offered = backends.native_precisions("openvino")
     finally:
-        backends._openvino_compiles_at.cache_clear()
+        ov_backend._openvino_compiles_at.cache_clear()
     assert "fp16" not in offered and offered[0] == "fp32" and offered[-1] == "int8"
 
 

@@ -19,15 +19,10 @@ from senet_infer.agreement import relative_error
 from senet_infer.aipp import AippOp, apply_aipp, parse_aipp_config
 from senet_infer.atc import FLAGS, NO_EFFECT, REFUSED
 from senet_infer.cli import run_main
-from senet_infer.convert import (
-    AIPP_KEY,
-    PRECISION_KEY,
-    FidelityError,
-    convert_model,
-    parse_input_shape,
-    precision_of,
-)
+from senet_infer.convert import FidelityError, convert_model, parse_input_shape
 from senet_infer.errors import PipelineError
+from senet_infer.modelmeta import AIPP_KEY, PRECISION_KEY
+from senet_infer.precision import precision_of
 
 REPO = Path(__file__).resolve().parents[1]
 GUIDE_CONFIG = REPO / "aipp_SE_ResNet50_pth.config"

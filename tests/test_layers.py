@@ -19,12 +19,12 @@ PACKAGE = REPO / "senet_infer"
 LAYERS: Dict[str, Set[str]] = {
     "base": {"__init__", "errors", "compat", "cli", "fileio", "imagenet", "labels", "precision", "summary",
              "agreement", "synthetic", "report", "workdir"},
-    "steps": {"aipp", "aipp.textproto", "aipp.fields", "aipp.config", "aipp.ops",
-              "preprocess", "preprocess.transform", "preprocess.outputs", "preprocess.folder",
-              "model", "export", "convert", "quantize", "backends", "runner",
-              "metric", "metric.results", "metric.ranking", "metric.evaluate", "metric.accuracy_json", "metric.predictions",
-              "imagenet_prep", "imagenet_prep.layout", "imagenet_prep.label_sources", "imagenet_prep.plan",
-              "imagenet_prep.build", "atc", "fidelity"},
+    "steps": {"aipp", "aipp.config", "aipp.fields", "aipp.ops", "aipp.textproto", "atc", "backends", "backends.base",
+              "backends.onnxruntime", "backends.openvino", "backends.select", "convert", "export", "fidelity",
+              "imagenet_prep", "imagenet_prep.build", "imagenet_prep.label_sources", "imagenet_prep.layout",
+              "imagenet_prep.plan", "metric", "metric.accuracy_json", "metric.evaluate", "metric.predictions",
+              "metric.ranking", "metric.results", "model", "modelmeta", "onnxgraph", "preprocess",
+              "preprocess.folder", "preprocess.outputs", "preprocess.transform", "quantize", "runner"},
     "driver": {"toolchain", "pipeline"},
 }
 ORDER = list(LAYERS)
