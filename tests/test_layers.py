@@ -19,8 +19,10 @@ PACKAGE = REPO / "senet_infer"
 LAYERS: Dict[str, Set[str]] = {
     "base": {"__init__", "errors", "compat", "cli", "fileio", "imagenet", "labels", "precision", "summary",
              "agreement", "synthetic", "report", "workdir"},
-    "steps": {"aipp", "preprocess", "model", "export", "convert", "quantize", "backends", "runner", "metric",
-              "imagenet_prep", "atc", "fidelity"},
+    "steps": {"aipp", "preprocess", "model", "export", "convert", "quantize", "backends", "infer", "metric",
+              "imagenet_prep", "atc", "fidelity",
+              "infer.options", "infer.om", "infer.load", "infer.inputs", "infer.flight", "infer.outputs", "infer.run",
+              "infer.devices", "infer.summary"},
     "driver": {"toolchain", "pipeline"},
 }
 ORDER = list(LAYERS)

@@ -233,7 +233,7 @@ def test_37_files_at_batch_32(fmt: str, backend: str, hint: str, bs32, inputs37,
 def test_short_last_batch_is_padded_with_its_first_file(inputs37) -> None:
     """ais_bench pads the last batch with copies of that batch's first file (37 = 32 + 5 + 27 copies)."""
     from senet_infer.backends import TensorInfo
-    from senet_infer.runner import plan_inputs, read_batches
+    from senet_infer.infer.inputs import plan_inputs, read_batches
 
     folder, data = inputs37
     info = TensorInfo("image", (32, *SAMPLE), np.dtype(np.uint8))
