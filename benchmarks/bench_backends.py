@@ -4,7 +4,7 @@
     python benchmarks/bench_backends.py                           # demo checkpoint, batch 1 and 32
     python benchmarks/bench_backends.py --model se_resnet50_dynamic_bs.onnx --batches 1,8,32 --loop 10
 
-Runs ``runner.run_pure`` (what ``ais_infer.py --loop N --batchsize B`` does) for ONNX Runtime fp32,
+Runs ``infer.run_pure`` (what ``ais_infer.py --loop N --batchsize B`` does) for ONNX Runtime fp32,
 OpenVINO fp32 and OpenVINO bf16 on the dynamic-batch ONNX (step 2's export; without ``--model`` the
 seeded demo checkpoint is exported first — speed does not depend on the weights). Prints a Markdown
 table: mean compute ms per batch, images/s (ais_bench's formula), ratio to ONNX Runtime fp32 at the
@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from senet_infer import backends, runner  # noqa: E402
+from senet_infer import backends, infer  # noqa: E402
 from senet_infer.cli import default_workers, positive_int  # noqa: E402
 from senet_infer.errors import PipelineError  # noqa: E402
 from senet_infer.report import cpu_model  # noqa: E402
@@ -79,10 +79,10 @@ def main() -> int:
             for name, precision in VARIANTS:
                 if precision not in tagged:
                     tagged[precision] = tagged_copy(model, folder / f"{precision}.onnx", precision)
-                config = runner.RunConfig(model=tagged[precision], backend=name, batchsize=batch, loop=args.loop,
+                config = infer.RunConfig(model=tagged[precision], backend=name, batchsize=batch, loop=args.loop,
                                           warmup_count=args.warmup, threads=args.threads, progress=False)
                 try:
-                    summary = runner.run_pure(config, log=lambda line: None)
+                    summary = infer.run_pure(config, log=lambda line: None)
                 except PipelineError as exc:
                     rows.append((name, precision, batch, None, None, str(exc).split(": ", 1)[-1]))
                     continue

@@ -30,12 +30,12 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from senet_infer.cli import positive_int  # noqa: E402
+from senet_infer.cli import positive_int, run_main  # noqa: E402
 from senet_infer.compat import onnx_to_numpy_dtype  # noqa: E402
 from senet_infer.report import cpu_model  # noqa: E402
 from senet_infer.summary import load_summary  # noqa: E402
@@ -73,7 +73,8 @@ def model_sample_bytes(model: Path) -> int:
     return int(np.prod(dims[1:])) * np.dtype(dtype).itemsize
 
 
-def main() -> int:
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Measure, then print one Markdown table per model."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, action="append", required=True,
                         help="static-batch ONNX (aipp_convert.py's output); repeat for several (fp32, int8)")
@@ -87,7 +88,7 @@ def main() -> int:
     parser.add_argument("--other", type=Path, default=None,
                         help="another checkout whose ais_infer.py runs pure and file mode in the same rounds "
                              "(e.g. the commit before a change)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     app = args.benchmark_app or shutil.which("benchmark_app", path=str(Path(sys.executable).parent)) \
         or shutil.which("benchmark_app")
     if not app:
@@ -169,4 +170,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -1,4 +1,4 @@
-"""Shared command-line plumbing: one-line errors, exit codes, common argument validators."""
+"""Shared command-line plumbing: one-line errors, exit codes, and the one set of argparse types every script uses."""
 
 from __future__ import annotations
 
@@ -105,6 +105,29 @@ def non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return value
+
+
+def str2bool(text: str) -> bool:
+    """argparse type: yes/no words (``1 true t yes y`` / ``0 false f no n``, any case), as ais_bench takes them."""
+    value = text.strip().lower()
+    if value in ("1", "true", "t", "yes", "y"):
+        return True
+    if value in ("0", "false", "f", "no", "n"):
+        return False
+    raise argparse.ArgumentTypeError(f"not a boolean: {text!r}")
+
+
+def device_list(text: str) -> tuple[int, ...]:
+    """argparse type: a device id or a list like ``0,1`` (ids in [0, 255], each once)."""
+    try:
+        ids = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"device must be an id or a list like 0,1, got {text!r}") from None
+    if not ids or any(i < 0 or i > 255 for i in ids):
+        raise argparse.ArgumentTypeError(f"device ids must be in [0, 255], got {text!r}")
+    if len(set(ids)) != len(ids):
+        raise argparse.ArgumentTypeError(f"device ids must differ, got {text!r}")
+    return ids
 
 
 def key_value(text: str) -> tuple[str, str]:

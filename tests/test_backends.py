@@ -244,7 +244,7 @@ def test_cuda_libraries_are_preloaded_and_failures_named() -> None:
 def test_runtimes_are_imported_only_when_chosen(small: tuple[Path, np.ndarray]) -> None:
     code = (
         "import sys\n"
-        "import senet_infer.backends as b, senet_infer.runner\n"
+        "import senet_infer.backends as b, senet_infer.infer\n"
         "before = [m for m in ('onnxruntime', 'openvino', 'torch') if m in sys.modules]\n"
         "be = b.create_backend('onnxruntime')\n"
         f"be.load({str(small[0])!r}, threads=1)\n"

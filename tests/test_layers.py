@@ -22,9 +22,11 @@ LAYERS: Dict[str, Set[str]] = {
     "steps": {"aipp", "aipp.config", "aipp.fields", "aipp.ops", "aipp.textproto", "atc", "backends", "backends.base",
               "backends.onnxruntime", "backends.openvino", "backends.select", "convert", "export", "fidelity",
               "imagenet_prep", "imagenet_prep.build", "imagenet_prep.label_sources", "imagenet_prep.layout",
-              "imagenet_prep.plan", "metric", "metric.accuracy_json", "metric.evaluate", "metric.predictions",
-              "metric.ranking", "metric.results", "model", "modelmeta", "onnxgraph", "preprocess",
-              "preprocess.folder", "preprocess.outputs", "preprocess.transform", "quantize", "runner"},
+              "imagenet_prep.plan", "infer", "infer.devices", "infer.flight", "infer.inputs", "infer.load",
+              "infer.om", "infer.options", "infer.outputs", "infer.run", "infer.summary", "metric",
+              "metric.accuracy_json", "metric.evaluate", "metric.predictions", "metric.ranking", "metric.results",
+              "model", "modelmeta", "onnxgraph", "preprocess", "preprocess.folder", "preprocess.outputs",
+              "preprocess.transform", "quantize"},
     "driver": {"toolchain", "pipeline"},
 }
 ORDER = list(LAYERS)

@@ -230,23 +230,6 @@ def test_37_files_at_batch_32(fmt: str, backend: str, hint: str, bs32, inputs37,
     assert COMPUTE_LINE.search(out) and "end-to-end images/s" in out and "H2D_latency" not in out
 
 
-def test_short_last_batch_is_padded_with_its_first_file(inputs37) -> None:
-    """ais_bench pads the last batch with copies of that batch's first file (37 = 32 + 5 + 27 copies)."""
-    from senet_infer.backends import TensorInfo
-    from senet_infer.runner import plan_inputs, read_batches
-
-    folder, data = inputs37
-    info = TensorInfo("image", (32, *SAMPLE), np.dtype(np.uint8))
-    plan = plan_inputs([str(folder)], [info])
-    assert plan.files_per_batch == 32 and plan.num_batches == 2
-    assert plan.stems == [f"img{i}" for i in range(37)]  # natural order: img2 before img10
-    (first, lo0, real0), (last, lo1, real1) = read_batches(plan, [info])
-    assert (lo0, real0, lo1, real1) == (0, 32, 32, 5)
-    np.testing.assert_array_equal(first["image"][10], data["img10"])
-    np.testing.assert_array_equal(last["image"][:5], np.stack([data[f"img{i}"] for i in range(32, 37)]))
-    np.testing.assert_array_equal(last["image"][5:], np.broadcast_to(data["img32"], (27, *SAMPLE)))
-
-
 def test_two_outputs_npy_inputs_and_files_holding_whole_batches(tmp_path: Path, capsys) -> None:
     model = tmp_path / "two.onnx"
     weights = make_onnx(model, shape=(4, *SAMPLE), two_outputs=True)
