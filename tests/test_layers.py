@@ -18,10 +18,12 @@ PACKAGE = REPO / "senet_infer"
 # A module of a subpackage is named with dots (``backends.base``); a package's ``__init__`` by the package name.
 LAYERS: Dict[str, Set[str]] = {
     "base": {"__init__", "errors", "compat", "cli", "fileio", "imagenet", "labels", "precision", "summary",
-             "agreement", "synthetic", "report", "workdir"},
+             "agreement", "synthetic", "machine"},
     "steps": {"aipp", "preprocess", "model", "export", "convert", "quantize", "backends", "runner", "metric",
               "imagenet_prep", "atc", "fidelity"},
-    "driver": {"toolchain", "pipeline"},
+    "driver": {"driver", "driver.layout", "driver.workdir", "driver.perf_report", "driver.ascend_host",
+               "driver.toolchain", "driver.options", "driver.engine", "driver.state", "driver.resolve",
+               "driver.actions", "driver.perf", "driver.steps", "pipeline"},
 }
 ORDER = list(LAYERS)
 

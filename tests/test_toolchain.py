@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
+from senet_infer.driver.ascend_host import ais_bench_python, parse_npu_smi, unsourced_cann_notes
+from senet_infer.driver.toolchain import AscendToolchain, PortableToolchain, Scripts
 from senet_infer.errors import PipelineError
-from senet_infer.pipeline import Options, build_parser, main
-from senet_infer.toolchain import AscendToolchain, PortableToolchain, Scripts, ais_bench_python, parse_npu_smi, toolchain_notes
+from senet_infer.pipeline import build_parser, main, parse_options
 
 NPU_SMI = """\
 +-------------------+-----------------+------------------------------------------------------+
@@ -26,9 +27,8 @@ NPU_SMI = """\
 
 def toolchains(work: Path) -> tuple[AscendToolchain, PortableToolchain]:
     scripts = Scripts(REPO, work, sys.executable)
-    args = (scripts, work / "se_resnet50_dynamic_bs.onnx", work / "aipp_SE_ResNet50_pth.config", 32)
-    return (AscendToolchain(*args, soc_version="Ascend310P3"),
-            PortableToolchain(*args, precision="fp32", backend="auto", soc_version=None))
+    return (AscendToolchain(scripts, 32, soc_version="Ascend310P3", ais_python=sys.executable),
+            PortableToolchain(scripts, 32, precision="fp32", backend="auto", soc_version=None))
 
 
 def test_both_toolchains_give_the_guides_command_lines(tmp_path: Path) -> None:
@@ -87,17 +87,15 @@ def test_int8_calibrates_then_converts_the_deploy_model(tmp_path: Path, monkeypa
     assert command[1] == deploy and "--output=./se_resnet50_int8_bs32" in command
     assert ascend.model_path(32, "int8") == tmp_path / "se_resnet50_int8_bs32.om"
     scripts = Scripts(REPO, tmp_path, sys.executable)
-    args = (scripts, tmp_path / "se_resnet50_dynamic_bs.onnx", tmp_path / "aipp_SE_ResNet50_pth.config", 32)
-    int8 = PortableToolchain(*args, precision="int8", backend="auto", soc_version=None)
+    int8 = PortableToolchain(scripts, 32, precision="int8", backend="auto", soc_version=None)
     assert int8.model_path(32) == tmp_path / "se_resnet50_int8_bs32.onnx"
     assert int8.convert_command(32).shown[2] == deploy
-    assert AscendToolchain(*args, soc_version="Ascend310P3", precision="int8").model_path(32).name == \
+    assert AscendToolchain(scripts, 32, soc_version="Ascend310P3", ais_python=None, precision="int8").model_path(32).name == \
         "se_resnet50_int8_bs32.om"
 
 
 def test_ascend_perf_figures_come_from_the_printed_line(tmp_path: Path) -> None:
     ascend, _ = toolchains(tmp_path)
-    ascend._ais_python = sys.executable  # no probe for ais_bench here
     command = ascend.perf_command(32, 20)
     assert command.shown == ["python3", "-m", "ais_bench", "--model=./se_resnet50_fp16_bs32.om", "--loop=20",
                              "--batchsize=32"]
@@ -151,30 +149,30 @@ def test_neither_python_has_ais_bench(tmp_path: Path, monkeypatch) -> None:
 
 def test_an_unsourced_cann_toolkit_is_mentioned(tmp_path: Path, monkeypatch) -> None:
     ascend, portable = toolchains(tmp_path)
-    assert toolchain_notes(portable, candidates=[str(tmp_path / "none.sh")]) == []
+    assert unsourced_cann_notes(portable.ascend, candidates=[str(tmp_path / "none.sh")]) == []
     monkeypatch.setenv("HOME", str(tmp_path))
     set_env = tmp_path / "Ascend" / "ascend-toolkit" / "set_env.sh"
     set_env.parent.mkdir(parents=True)
     set_env.write_text("export PATH=...\n")
-    (line,) = toolchain_notes(portable, candidates=["/nonexistent/set_env.sh", "~/Ascend/ascend-toolkit/set_env.sh"])
+    (line,) = unsourced_cann_notes(portable.ascend, candidates=["/nonexistent/set_env.sh", "~/Ascend/ascend-toolkit/set_env.sh"])
     assert str(set_env) in line and "not sourced" in line and f"source {set_env}" in line
-    assert toolchain_notes(ascend, candidates=[str(set_env)]) == []  # atc found: nothing to say
+    assert unsourced_cann_notes(ascend.ascend, candidates=[str(set_env)]) == []  # atc found: nothing to say
 
 
 def test_options_are_parsed_once_into_a_typed_record(tmp_path: Path) -> None:
-    opts = Options.from_args(build_parser().parse_args(
-        ["--work-dir", str(tmp_path), "--steps", "perf,metric", "--perf-batch-sizes", "8,1,8", "--batch-size", "4"]))
+    opts = parse_options(
+        ["--work-dir", str(tmp_path), "--steps", "perf,metric", "--perf-batch-sizes", "8,1,8", "--batch-size", "4"])
     assert opts.steps == ("metric", "perf") and opts.perf_batch_sizes == (1, 8) and opts.batch_size == 4
     assert opts.work == tmp_path.resolve() and opts.checkpoint is None
     assert opts.perf_precisions is None and not opts.fidelity_all and opts.calib_images == 32
-    opts = Options.from_args(build_parser().parse_args(
-        ["--perf-precisions", "int8,fp32", "--precision", "int8", "--fidelity-all", "--calib-dir", str(tmp_path)]))
+    opts = parse_options(
+        ["--perf-precisions", "int8,fp32", "--precision", "int8", "--fidelity-all", "--calib-dir", str(tmp_path)])
     assert opts.perf_precisions == ("fp32", "int8") and opts.precision == "int8" and opts.fidelity_all
     assert opts.calib_dir == tmp_path.resolve()
 
 
 def test_perf_table_holds_every_precision_with_its_drift(tmp_path: Path) -> None:
-    from senet_infer.report import Drift, PerfRecord, write_perf_outputs
+    from senet_infer.driver.perf_report import Drift, PerfRecord, write_perf_outputs
 
     records = [PerfRecord(b, t, 1000 * b / t, "openvino", p) for p, b, t in
                (("fp32", 1, 20.0), ("fp32", 32, 25.0), ("bf16", 1, 60.0), ("bf16", 32, 100.0), ("int8", 32, 90.0))]
@@ -205,50 +203,16 @@ def test_bad_options_are_one_line_errors(tmp_path: Path, argv: list[str], messag
         main(["--work-dir", str(tmp_path), *argv])
 
 
-def test_calibration_and_fidelity_subsets_are_evenly_spaced(tmp_path: Path, capsys) -> None:
-    """--calib-images picks whole batches evenly spaced over the evaluation images; the fidelity step says which
-    images it checks (all up to 1,000, else 1,000 evenly spaced, or --fidelity-all)."""
-    from senet_infer.pipeline import Driver, fidelity_selection
-
-    images = tmp_path / "images"
-    images.mkdir()
-    for i in range(10):
-        (images / f"img_{i}.png").write_bytes(b"")
-    bins = tmp_path / "data" / "ImageNet_bin"
-    bins.mkdir(parents=True)
-    for i in range(1500):
-        (bins / f"img_{i}.bin").write_bytes(b"")
-
-    def driver(*argv: str) -> Driver:
-        d = Driver(Options.from_args(build_parser().parse_args(["--work-dir", str(tmp_path), *argv])), REPO)
-        d.data_dir = images
-        return d
-
-    plan = driver("--batch-size", "4", "--calib-images", "7").calibration()
-    assert (plan.batch, plan.batch_num) == (4, 1) and plan.from_evaluation
-    assert [p.name for p in plan.images] == ["img_0.png", "img_3.png", "img_6.png", "img_9.png"]
-    assert "4 images of the evaluation set" in plan.note(str) and "evenly spaced" in plan.note(str)
-    plan = driver("--batch-size", "32", "--calib-dir", str(images)).calibration()
-    assert (plan.batch, plan.batch_num, len(plan.images)) == (10, 1, 10) and not plan.from_evaluation
-    assert "also scored" not in plan.note(str)
-
-    assert fidelity_selection(driver()) == ("fidelity on 500 of 1,500 images, evenly spaced (default for more "
-                                            "than 500; --fidelity-all checks every image)")
-    assert fidelity_selection(driver("--fidelity-all")) == "fidelity on all 1,500 images (--fidelity-all)"
-    assert fidelity_selection(driver("--fidelity-images", "10")).startswith("fidelity on 10 of 1,500 images")
-
-
 def test_a_gpu_backend_goes_through_to_the_runner_with_fp16_offered(tmp_path: Path, monkeypatch) -> None:
     """run_infer.sh takes the runner's GPU backends; the perf step then measures fp32, fp16 and int8 on it,
     and its table names the GPU as the chip."""
-    opts = Options.from_args(build_parser().parse_args(["--work-dir", str(tmp_path), "--backend", "onnxruntime-cuda"]))
+    opts = parse_options(["--work-dir", str(tmp_path), "--backend", "onnxruntime-cuda"])
     assert opts.backend == "onnxruntime-cuda"
     scripts = Scripts(REPO, tmp_path, sys.executable)
-    gpu = PortableToolchain(scripts, tmp_path / "se_resnet50_dynamic_bs.onnx", tmp_path / "aipp_SE_ResNet50_pth.config",
-                            32, precision="fp32", backend=opts.backend, soc_version=None)
+    gpu = PortableToolchain(scripts, 32, precision="fp32", backend=opts.backend, soc_version=None)
     assert gpu.perf_command(4, 20).shown[-2:] == ["--backend", "onnxruntime-cuda"]
     assert gpu.offered_precisions() == ("fp32", "fp16", "int8")
-    monkeypatch.setattr("senet_infer.toolchain.gpu_model", lambda: "NVIDIA H100 80GB HBM3 (driver 580.159.04)")
+    monkeypatch.setattr("senet_infer.driver.toolchain.gpu_model", lambda: "NVIDIA H100 80GB HBM3 (driver 580.159.04)")
     chip, machine = gpu.chip_and_machine()
     assert chip == "NVIDIA H100 80GB HBM3" and machine.startswith("NVIDIA H100 80GB HBM3 (driver 580.159.04), host ")
     cpu_chip, _ = toolchains(tmp_path)[1].chip_and_machine()
