@@ -143,16 +143,6 @@ def test_rerun_skips_up_to_date_steps(smoke_run, runner_writes_summary: bool) ->
     assert "] metric" in subset.stdout and "] infer" not in subset.stdout and "] perf" not in subset.stdout
 
 
-def test_bad_step_name_and_failing_step(tmp_path: Path, demo_checkpoint: Path) -> None:
-    proc = run_infer(tmp_path, "--steps", "metric,bogus")
-    assert proc.returncode == 2 and "unknown step(s) bogus" in proc.stderr
-    images = tmp_path / "imgs"
-    images.mkdir()
-    proc = run_infer(tmp_path, "--checkpoint", str(demo_checkpoint), "--data-dir", str(images))
-    assert proc.returncode == 2
-    assert "step dataset failed" in proc.stderr and "val_label.txt: label file not found" in proc.stderr
-
-
 STAND_IN_ATC = """\
 #!/usr/bin/env bash
 echo "atc $*" >> "$STANDIN_LOG"
@@ -245,18 +235,6 @@ def test_user_images_and_labels(tmp_path: Path, demo_checkpoint: Path, image_dir
     fidelity = json.loads((work / "fidelity.json").read_text())
     assert fidelity["passed"] and fidelity["images"] == len(images) and fidelity["backend"] == "openvino"
     assert {p.name: p.read_bytes() for p in sorted(image_dir.iterdir())} == before  # input folder untouched
-
-
-def test_work_folder_aipp_config_is_used_not_overwritten(tmp_path: Path, demo_checkpoint: Path) -> None:
-    """As in the guide, ./aipp_SE_ResNet50_pth.config in the work folder is the one used; a bad one stops the run."""
-    config = tmp_path / "aipp_SE_ResNet50_pth.config"
-    text = (REPO / "aipp_SE_ResNet50_pth.config").read_text().replace("crop_size_w: 224", "crop_size_w: 250")
-    config.write_text(text)
-    proc = run_infer(tmp_path, "--checkpoint", str(demo_checkpoint), "--demo-images", "2", "--steps", "dataset")
-    assert proc.returncode == 2
-    assert "step dataset failed" in proc.stderr and "aipp_SE_ResNet50_pth.config:" in proc.stderr
-    assert "crop_size_w" in proc.stderr and "Traceback" not in proc.stderr
-    assert config.read_text() == text
 
 
 # -- interrupted, concurrent and awkward runs ----------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Callable, List, Optional
 import numpy as np
 import pytest
 
-from conftest import REPO
+from conftest import REPO, run_in_process
 from senet_infer import pipeline
 from senet_infer.driver.engine import Shell
 from senet_infer.driver.layout import Layout
@@ -184,6 +184,31 @@ def test_the_work_folders_aipp_config_is_placed_once_never_overwritten(tmp_path:
     assert config.read_text() == "# edited\n" and capsys.readouterr().out == ""
 
 
+def test_bad_step_name_and_failing_step(tmp_path: Path, demo_checkpoint: Path) -> None:
+    proc = run_in_process(pipeline.main, "--work-dir", tmp_path, "--steps", "metric,bogus", prog="run_infer.sh",
+                          check=False)
+    assert proc.returncode == 2 and "unknown step(s) bogus" in proc.stderr
+    images = tmp_path / "imgs"
+    images.mkdir()
+    proc = run_in_process(pipeline.main, "--work-dir", tmp_path, "--checkpoint", demo_checkpoint, "--data-dir", images,
+                          prog="run_infer.sh", check=False)
+    assert proc.returncode == 2
+    assert "step dataset failed" in proc.stderr and "val_label.txt: label file not found" in proc.stderr
+
+
+def test_work_folder_aipp_config_is_used_not_overwritten(tmp_path: Path, demo_checkpoint: Path) -> None:
+    """As in the guide, ./aipp_SE_ResNet50_pth.config in the work folder is the one used; a bad one stops the run."""
+    config = tmp_path / "aipp_SE_ResNet50_pth.config"
+    text = (REPO / "aipp_SE_ResNet50_pth.config").read_text().replace("crop_size_w: 224", "crop_size_w: 250")
+    config.write_text(text)
+    proc = run_in_process(pipeline.main, "--work-dir", tmp_path, "--checkpoint", demo_checkpoint, "--demo-images", "2",
+                          "--steps", "dataset", prog="run_infer.sh", check=False)
+    assert proc.returncode == 2
+    assert "step dataset failed" in proc.stderr and "aipp_SE_ResNet50_pth.config:" in proc.stderr
+    assert "crop_size_w" in proc.stderr and "Traceback" not in proc.stderr
+    assert config.read_text() == text
+
+
 # -- the guide's steps, in process ------------------------------------------------------------------
 
 
@@ -211,6 +236,33 @@ def test_portable_steps_give_the_guides_commands_and_skip_when_up_to_date(
     capsys.readouterr()
     assert main_in_process(monkeypatch, work, *argv, "--steps", "preprocess,convert").calls == []
     assert capsys.readouterr().out.count("up to date, skipped") == 2
+
+
+def test_export_metric_and_the_imagenet_source_give_the_guides_commands(tmp_path: Path, demo_checkpoint: Path,
+                                                                       labelled: List[str]) -> None:
+    from senet_infer.driver import actions
+    from senet_infer.driver.resolve import dataset_units, resolve_dataset
+    from senet_infer.driver.state import Weights
+
+    run = make_run(tmp_path, *labelled).with_weights(Weights(demo_checkpoint, True))
+    run = run.with_dataset(Dataset(Path(labelled[1]), Path(labelled[3])))
+    shell = run.shell
+    assert isinstance(shell, FakeShell)
+    actions.export(run)
+    actions.metric(run)
+    assert [c[2:] for c in shell.calls] == [
+        [str(demo_checkpoint), "./se_resnet50_dynamic_bs.onnx"],
+        ["./result/", "./val_label.txt", "./", "accuracy_result.json", "--predictions", "./predictions.csv"]]  # in ./
+
+    source = tmp_path / "ILSVRC2012_img_val.tar"
+    source.write_bytes(b"")
+    run = resolve_dataset(make_run(tmp_path, "--imagenet", str(source), "--devkit", str(tmp_path / "devkit.tar.gz")))
+    assert run.dataset.prepared and run.dataset.images == tmp_path.resolve() / "dataset/ImageNet/val_union"
+    (unit,) = dataset_units(run)
+    assert unit.writes == [run.dataset.images, run.dataset.labels]
+    unit.action()
+    assert run.shell.calls[0][2:] == ["./ILSVRC2012_img_val.tar", "--out", "./dataset/ImageNet",  # type: ignore[attr-defined]
+                                      "--devkit", "./devkit.tar.gz"]
 
 
 def test_ascend_int8_runs_amct_then_atc_on_the_deploy_model(tmp_path: Path, demo_checkpoint: Path,
