@@ -36,12 +36,12 @@ def preprocess(run: Run) -> None:
         print(f"  {run.rel(bin_dir)} was made from {other}: redoing it")
     force = run.opts.force or other is not None
     args = [run.rel(images), run.rel(bin_dir)] + (["--force"] if force else [])
-    run.run(run.scripts.command("imagenet_torch_preprocess.py", args))
+    run.shell.run(run.scripts.command("imagenet_torch_preprocess.py", args))
 
 
 def export(run: Run) -> None:
     """Step 2: the checkpoint to the dynamic-batch ONNX model."""
-    run.run(run.scripts.command("SE_ResNet50_pth2onnx.py", [run.rel(run.weights.path), run.rel(run.layout.dynamic_onnx)]))
+    run.shell.run(run.scripts.command("SE_ResNet50_pth2onnx.py", [run.rel(run.weights.path), run.rel(run.layout.dynamic_onnx)]))
 
 
 def calibrate_unit(run: Run, skipped: str = "up to date, skipped") -> Unit:
@@ -64,9 +64,9 @@ def calibrate(run: Run, plan: Calibration) -> None:
     links.mkdir(parents=True)
     for image in plan.images:
         (links / image.name).symlink_to(image.resolve())
-    run.run(run.scripts.command("imagenet_torch_preprocess.py",
+    run.shell.run(run.scripts.command("imagenet_torch_preprocess.py",
                                 [run.rel(links), run.rel(calib_bin), "--format", "fp32", "--force", "--quiet"]))
-    run.run(run.toolchain.calibrate_command(calib_bin, plan.batch, plan.batch_num))
+    run.shell.run(run.toolchain.calibrate_command(calib_bin, plan.batch, plan.batch_num))
 
 
 def convert_unit(run: Run, batch: int, *, precision: Optional[str] = None, check: bool = True,
@@ -77,12 +77,12 @@ def convert_unit(run: Run, batch: int, *, precision: Optional[str] = None, check
     key = f"convert_bs{batch}" if precision == toolchain.precision else f"convert_{precision}_bs{batch}"
     return Unit(key, [toolchain.source_model(precision), run.layout.aipp_config], [toolchain.model_path(batch, precision)],
                 {"batch": batch, **toolchain.convert_options(precision)},
-                lambda: run.run(toolchain.convert_command(batch, precision=precision, check=check)), skipped=skipped)
+                lambda: run.shell.run(toolchain.convert_command(batch, precision=precision, check=check)), skipped=skipped)
 
 
 def infer(run: Run) -> None:
     """Step 4: one TXT result per .bin into ./result (emptied first), and the runner's summary."""
-    run.run(run.toolchain.infer_command(run.layout.bin_dir, run.annotate_flags()))
+    run.shell.run(run.toolchain.infer_command(run.layout.bin_dir, run.annotate_flags()))
     summary = run.toolchain.infer_summary()
     if summary is not None and not summary.is_file():
         raise PipelineError(f"{summary}: inference wrote no summary")
@@ -93,7 +93,7 @@ def metric(run: Run) -> None:
     layout = run.layout
     args = [run.rel(layout.result_dir) + "/", run.rel(run.dataset.labels), "./", layout.accuracy_json.name,
             "--predictions", run.rel(layout.predictions_csv)]
-    run.run(run.scripts.command("vision_metric_ImageNet.py", args).plus(run.annotate_flags()))
+    run.shell.run(run.scripts.command("vision_metric_ImageNet.py", args).plus(run.annotate_flags()))
 
 
 def report_accuracy(run: Run, ran: bool) -> None:

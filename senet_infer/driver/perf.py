@@ -58,7 +58,7 @@ def measure(run: Run) -> None:
     for precision in precisions:
         for batch in run.opts.perf_batch_sizes:
             command = toolchain.perf_command(batch, run.opts.perf_loop, precision)
-            output = run.run(command, capture=True)
+            output = run.shell.run(command, capture=True)
             records.append(toolchain.perf_record(batch, command, output, precision))
         drift[precision] = precision_drift(run, precision, drift_inputs)
         print(f"  {precision}: drift vs PyTorch fp32 on {drift[precision].images} images: {drift[precision].short()}")
@@ -98,7 +98,7 @@ def precision_drift(run: Run, precision: str, inputs: Path) -> Drift:
 
     batch = run.opts.perf_batch_sizes[0]
     dirname = drift_dirname(precision)
-    run.run(run.toolchain.drift_command(precision, batch, inputs, dirname), capture=True)
+    run.shell.run(run.toolchain.drift_command(precision, batch, inputs, dirname), capture=True)
     report = compare_with_pytorch(run.weights.path, inputs, run.layout.perf_runs / dirname,
                                   model_aipp_op(run, run.toolchain.model_path(batch, precision)),
                                   precision=precision, all_images=True)

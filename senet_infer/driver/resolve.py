@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from typing import List, Sequence
+from typing import List, Sequence, Tuple
 
 from ..errors import PipelineError
 from ..fileio import atomic_write_text
@@ -105,7 +105,7 @@ def prepare_imagenet(run: Run) -> None:
         args += ["--devkit", run.rel(opts.devkit)]
     if opts.imagenet_labels is not None:
         args += ["--labels", run.rel(opts.imagenet_labels)]
-    run.run(run.scripts.command("prepare_imagenet.py", args))
+    run.shell.run(run.scripts.command("prepare_imagenet.py", args))
 
 
 def generate_demo_set(run: Run) -> None:
@@ -124,7 +124,7 @@ def generate_demo_set(run: Run) -> None:
     # No model is converted yet: the AIPP is the work folder's config, resolved as the converter will resolve it.
     aipp = config_aipp_op(run.layout.aipp_config, run.opts.batch_size)
     model = load_checkpoint(run.weights.path)
-    labels: List[tuple] = []
+    labels: List[Tuple[str, int]] = []
     transform = EvalTransform()
     # PyTorch over every image: as costly as the fidelity check on all of them (a demo-only step; a real
     # dataset brings its labels).

@@ -14,7 +14,7 @@ from . import ascend_host
 from .engine import Shell
 from .layout import AIPP_CONFIG, Layout
 from .options import Options
-from .toolchain import AscendToolchain, Command, PortableToolchain, Scripts, Toolchain, select_toolchain
+from .toolchain import AscendToolchain, PortableToolchain, Scripts, Toolchain, select_toolchain
 
 if TYPE_CHECKING:
     from ..aipp import AippOp
@@ -112,10 +112,6 @@ class Run:
     def rel(self, path: Path) -> str:
         """A path as the guide writes it: ``./x`` inside the work folder, absolute elsewhere."""
         return self.scripts.rel(path)
-
-    def run(self, command: Command, *, capture: bool = False) -> str:
-        """Run a step's command in the work folder (echoed)."""
-        return self.shell.run(command, capture=capture)
 
     @property
     def model(self) -> Path:

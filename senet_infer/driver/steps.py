@@ -7,7 +7,7 @@ every run (``always``): they return the checkpoint and the images every later st
 
 from __future__ import annotations
 
-from typing import Sequence, Tuple
+from typing import Dict, Sequence, Tuple
 
 from . import actions, perf
 from .engine import Step, Unit
@@ -70,7 +70,7 @@ STEPS: Tuple[Step[Run], ...] = (
 STEP_NAMES: Tuple[str, ...] = tuple(step.name for step in STEPS)
 
 
-def describe_run(run: Run) -> dict:
+def describe_run(run: Run) -> Dict[str, object]:
     """The run's size, recorded with the step timings (for ``benchmarks/bench_steps.py``)."""
     bin_dir = run.layout.bin_dir
     return {"images": len(list(bin_dir.glob("*.bin"))) if bin_dir.is_dir() else None,
