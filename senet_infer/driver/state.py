@@ -100,7 +100,7 @@ class Run:
     def with_dataset(self, dataset: Dataset) -> "Run":
         return replace(self, dataset_=dataset)
 
-    # What older callers and reports read by name.
+    # False before the weights step (labels_sanity_note reads it from anything that says so).
     @property
     def demo_weights(self) -> bool:
         return self.weights_ is not None and self.weights_.demo
