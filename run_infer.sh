@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The SE_ResNet50 inference guide end to end. Step 1 (set-up) is here: it creates .venv from
-# requirements.txt when needed (or uses $PYTHON); the other steps run in senet_infer/pipeline.py.
+# requirements.txt when needed (or uses $PYTHON); the other steps run in senet_infer/pipeline.py (senet_infer/driver/).
 # `bash run_infer.sh --help` lists the options.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

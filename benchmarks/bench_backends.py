@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from senet_infer import backends, infer  # noqa: E402
 from senet_infer.cli import default_workers, positive_int  # noqa: E402
 from senet_infer.errors import PipelineError  # noqa: E402
-from senet_infer.report import cpu_model  # noqa: E402
+from senet_infer.machine import cpu_model  # noqa: E402
 
 VARIANTS = (("onnxruntime", "fp32"), ("openvino", "fp32"), ("openvino", "bf16"))
 

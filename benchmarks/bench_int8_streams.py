@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_peers import cpu_features, run_figures  # noqa: E402
 
 from senet_infer.cli import positive_int  # noqa: E402
-from senet_infer.report import cpu_model  # noqa: E402
+from senet_infer.machine import cpu_model  # noqa: E402
 from senet_infer.summary import summary_path_for  # noqa: E402
 
 WRONG = 1e-3

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from senet_infer import metric  # noqa: E402
 from senet_infer.cli import default_workers, positive_int  # noqa: E402
 from senet_infer.fileio import RESULT_FORMATS, natural_key, result_file_name, write_result  # noqa: E402
-from senet_infer.report import cpu_model  # noqa: E402
+from senet_infer.machine import cpu_model  # noqa: E402
 
 CLASSES = 1000
 SEED = 0

@@ -56,7 +56,7 @@ import numpy as np  # noqa: E402
 from senet_infer.agreement import Agreement  # noqa: E402
 from senet_infer.cli import positive_int  # noqa: E402
 from senet_infer.fileio import atomic_write_json, atomic_write_text, read_result, stem_of  # noqa: E402
-from senet_infer.report import cpu_model, gpu_model  # noqa: E402
+from senet_infer.machine import cpu_model, gpu_model  # noqa: E402
 from senet_infer.summary import load_summary, summary_path_for  # noqa: E402
 
 GPU = "GPU:"  # prefix of the GPU rows

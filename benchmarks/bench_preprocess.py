@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 from senet_infer.cli import default_workers, positive_int, run_main  # noqa: E402
 from senet_infer.errors import PipelineError  # noqa: E402
 from senet_infer.fileio import atomic_write_bytes  # noqa: E402
+from senet_infer.machine import cpu_model  # noqa: E402
 from senet_infer.preprocess import (  # noqa: E402
     FORMATS,
     RESIZE_MODES,
@@ -39,7 +40,6 @@ from senet_infer.preprocess import (  # noqa: E402
     preprocess_file,
     preprocess_folder,
 )
-from senet_infer.report import cpu_model  # noqa: E402
 from senet_infer.synthetic import make_image_folder  # noqa: E402
 
 

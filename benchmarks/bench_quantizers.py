@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 
 from senet_infer.agreement import Agreement  # noqa: E402
 from senet_infer.cli import positive_int  # noqa: E402
-from senet_infer.report import cpu_model  # noqa: E402
+from senet_infer.machine import cpu_model  # noqa: E402
 
 QUANTIZERS = ("nncf", "onnxruntime")
 

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from senet_infer.cli import positive_int, run_main  # noqa: E402
 from senet_infer.compat import onnx_to_numpy_dtype  # noqa: E402
-from senet_infer.report import cpu_model  # noqa: E402
+from senet_infer.machine import cpu_model  # noqa: E402
 from senet_infer.summary import load_summary  # noqa: E402
 
 _WRAPPER = (

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from senet_infer.cli import positive_int  # noqa: E402
-from senet_infer.report import cpu_model  # noqa: E402
+from senet_infer.machine import cpu_model  # noqa: E402
 
 WRONG = 1e-3
 

@@ -18,7 +18,7 @@ PACKAGE = REPO / "senet_infer"
 # A module of a subpackage is named with dots (``backends.base``); a package's ``__init__`` by the package name.
 LAYERS: Dict[str, Set[str]] = {
     "base": {"__init__", "errors", "compat", "cli", "fileio", "imagenet", "labels", "precision", "summary",
-             "agreement", "synthetic", "report", "workdir"},
+             "agreement", "synthetic", "machine"},
     "steps": {"aipp", "aipp.config", "aipp.fields", "aipp.ops", "aipp.textproto", "atc", "backends", "backends.base",
               "backends.onnxruntime", "backends.openvino", "backends.select", "convert", "export", "fidelity",
               "imagenet_prep", "imagenet_prep.build", "imagenet_prep.label_sources", "imagenet_prep.layout",
@@ -27,7 +27,9 @@ LAYERS: Dict[str, Set[str]] = {
               "metric.accuracy_json", "metric.evaluate", "metric.predictions", "metric.ranking", "metric.results",
               "model", "modelmeta", "onnxgraph", "preprocess", "preprocess.folder", "preprocess.outputs",
               "preprocess.transform", "quantize"},
-    "driver": {"toolchain", "pipeline"},
+    "driver": {"driver", "driver.layout", "driver.workdir", "driver.perf_report", "driver.ascend_host",
+               "driver.toolchain", "driver.options", "driver.engine", "driver.state", "driver.resolve",
+               "driver.actions", "driver.perf", "driver.steps", "pipeline"},
 }
 ORDER = list(LAYERS)
 

@@ -143,16 +143,6 @@ def test_rerun_skips_up_to_date_steps(smoke_run, runner_writes_summary: bool) ->
     assert "] metric" in subset.stdout and "] infer" not in subset.stdout and "] perf" not in subset.stdout
 
 
-def test_bad_step_name_and_failing_step(tmp_path: Path, demo_checkpoint: Path) -> None:
-    proc = run_infer(tmp_path, "--steps", "metric,bogus")
-    assert proc.returncode == 2 and "unknown step(s) bogus" in proc.stderr
-    images = tmp_path / "imgs"
-    images.mkdir()
-    proc = run_infer(tmp_path, "--checkpoint", str(demo_checkpoint), "--data-dir", str(images))
-    assert proc.returncode == 2
-    assert "step dataset failed" in proc.stderr and "val_label.txt: label file not found" in proc.stderr
-
-
 STAND_IN_ATC = """\
 #!/usr/bin/env bash
 echo "atc $*" >> "$STANDIN_LOG"
@@ -186,8 +176,10 @@ exec {python} "$@"
 """
 
 
-def test_ascend_branch_issues_the_guides_commands(tmp_path: Path, demo_checkpoint: Path) -> None:
-    """atc, npu-smi and the host's python3 -m ais_bench are stand-ins; $PYTHON cannot import ais_bench."""
+def test_ascend_branch_issues_the_guides_commands(tmp_path: Path, demo_checkpoint: Path, image_dir: Path) -> None:
+    """The one run of run_infer.sh on an Ascend host (README's section is the other): atc, npu-smi and the host's
+    python3 -m ais_bench are stand-ins; $PYTHON cannot import ais_bench. The perf step's commands on such a host
+    are checked in process (test_steps.py)."""
     bin_dir, pkgs, work = tmp_path / "bin", tmp_path / "pkgs", tmp_path / "work"
     bin_dir.mkdir()
     (pkgs / "ais_bench").mkdir(parents=True)
@@ -198,36 +190,25 @@ def test_ascend_branch_issues_the_guides_commands(tmp_path: Path, demo_checkpoin
         (bin_dir / name).chmod(0o755)
     (pkgs / "ais_bench" / "__init__.py").write_text("")
     (pkgs / "ais_bench" / "__main__.py").write_text(STAND_IN_AIS_BENCH)
-    shutil.copyfile(demo_checkpoint, work / "se_resnet50-DEMO-random-weights.pth")
+    labels = tmp_path / "val_label.txt"
+    images = sorted(image_dir.iterdir())
+    labels.write_text("".join(f"{p.name} {i % 3}\n" for i, p in enumerate(images)))
     log = tmp_path / "calls.log"
     env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "STANDIN_LOG": str(log)}
     assert subprocess.run([sys.executable, "-c", "import ais_bench"], env={**os.environ, **env},
                           capture_output=True).returncode != 0  # $PYTHON really lacks it
-    proc = run_infer(work, "--offline", "--demo-images", "6", env=env)
+    proc = run_infer(work, "--checkpoint", str(demo_checkpoint), "--data-dir", str(image_dir), "--label-file",
+                     str(labels), "--steps", "preprocess,convert,infer,metric,fidelity", env=env)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    assert "Ascend host" in proc.stdout and "Ascend310P3" in proc.stdout
+    assert "Ascend host" in proc.stdout and "chip from 'npu-smi info': Ascend310P3" in proc.stdout
     assert f"ais_bench runs with python3 from the PATH ({bin_dir / 'python3'})" in proc.stdout
 
     calls = [line.split() for line in log.read_text().splitlines()]
     # Each command once, as the guide writes it, and the host's python3 runs ais_bench.
-    assert calls[0] == ["atc", *GUIDE_ATC]
-    assert calls[1] == ["python3", "-m", "ais_bench", *GUIDE_AIS_BENCH]
-    assert calls[2] == ["ais_bench", *GUIDE_AIS_BENCH]
+    assert calls == [["atc", *GUIDE_ATC], ["python3", "-m", "ais_bench", *GUIDE_AIS_BENCH],
+                     ["ais_bench", *GUIDE_AIS_BENCH]]
     assert f"  $ python3 -m ais_bench {' '.join(GUIDE_AIS_BENCH)}" in proc.stdout
-    perf_calls = [c for c in calls[3:] if c[0] == "ais_bench" and "--input" not in c]
-    drift_calls = [c for c in calls[3:] if c[0] == "ais_bench" and "--input" in c]
-    assert [c[1:] for c in drift_calls] == [  # the perf step's drift check of the fp16 models, at batch 1
-        ["--model", "./se_resnet50_fp16_bs1.om", "--batchsize", "1", "--input", "./perf_runs/drift_bin", "--output",
-         "./perf_runs", "--output_dirname", "drift_fp16", "--outfmt", "TXT"]]
-    assert [c[1:] for c in perf_calls] == [
-        [f"--model=./se_resnet50_fp16_bs{b}.om", "--loop=20", f"--batchsize={b}"] for b in (1, 4, 8, 16, 32, 64)]
-    assert [c for c in calls[3:] if c[0] == "python3"] == [["python3", "-m", *c] for c in calls[3:]
-                                                           if c[0] == "ais_bench"]
-    atc_perf = [c for c in calls[3:] if c[0] == "atc"]
-    assert [c[4] for c in atc_perf] == [f"--input_shape=image:{b},3,224,224" for b in (1, 4, 8, 16, 64)]
-    perf = json.loads((work / "perf.json").read_text())
-    assert perf["chip"] == "Ascend310P3"
-    assert [r["throughput_images_per_s"] for r in perf["results"]] == [1000 * b / 2.5 for b in (1, 4, 8, 16, 32, 64)]
+    assert len([p for p in (work / "result").iterdir() if not p.name.startswith(".")]) == len(images)
     fidelity = json.loads((work / "fidelity.json").read_text())
     assert fidelity["precision"] == "fp16" and fidelity["enforced"] is False and fidelity["backend"] == "ais_bench"
 
@@ -254,18 +235,6 @@ def test_user_images_and_labels(tmp_path: Path, demo_checkpoint: Path, image_dir
     fidelity = json.loads((work / "fidelity.json").read_text())
     assert fidelity["passed"] and fidelity["images"] == len(images) and fidelity["backend"] == "openvino"
     assert {p.name: p.read_bytes() for p in sorted(image_dir.iterdir())} == before  # input folder untouched
-
-
-def test_work_folder_aipp_config_is_used_not_overwritten(tmp_path: Path, demo_checkpoint: Path) -> None:
-    """As in the guide, ./aipp_SE_ResNet50_pth.config in the work folder is the one used; a bad one stops the run."""
-    config = tmp_path / "aipp_SE_ResNet50_pth.config"
-    text = (REPO / "aipp_SE_ResNet50_pth.config").read_text().replace("crop_size_w: 224", "crop_size_w: 250")
-    config.write_text(text)
-    proc = run_infer(tmp_path, "--checkpoint", str(demo_checkpoint), "--demo-images", "2", "--steps", "dataset")
-    assert proc.returncode == 2
-    assert "step dataset failed" in proc.stderr and "aipp_SE_ResNet50_pth.config:" in proc.stderr
-    assert "crop_size_w" in proc.stderr and "Traceback" not in proc.stderr
-    assert config.read_text() == text
 
 
 # -- interrupted, concurrent and awkward runs ----------------------------------------------------------
@@ -496,35 +465,6 @@ def test_int8_chain_calibrates_converts_scores_and_measures(tmp_path: Path, demo
     assert again.returncode == 0, again.stderr[-3000:]
     block = again.stdout.split("] calibrate\n", 1)[1].split("done in", 1)[0]
     assert "up to date, skipped" in block and "  $ " not in block
-
-
-STAND_IN_AMCT = """\
-#!/usr/bin/env bash
-echo "amct_onnx $*" >> "$STANDIN_LOG"
-for arg in "$@"; do case "$arg" in --save_path=*) p="${arg#--save_path=}"; touch "${p}_deploy_model.onnx" "${p}_fake_quant_model.onnx";; esac; done
-"""
-
-
-def test_ascend_int8_runs_amct_then_atc_on_the_deploy_model(tmp_path: Path, demo_checkpoint: Path) -> None:
-    bin_dir, work = tmp_path / "bin", tmp_path / "work"
-    bin_dir.mkdir()
-    work.mkdir()
-    for name, text in (("atc", STAND_IN_ATC), ("npu-smi", STAND_IN_NPU_SMI), ("amct_onnx", STAND_IN_AMCT)):
-        (bin_dir / name).write_text(text)
-        (bin_dir / name).chmod(0o755)
-    shutil.copyfile(demo_checkpoint, work / "se_resnet50-DEMO-random-weights.pth")
-    log = tmp_path / "calls.log"
-    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "STANDIN_LOG": str(log)}
-    proc = run_infer(work, "--offline", "--demo-images", "6", "--precision", "int8", "--calib-images", "4",
-                     "--steps", "preprocess,export,calibrate,convert", env=env)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    calls = [line.split() for line in log.read_text().splitlines()]
-    assert calls[0] == ["amct_onnx", "calibration", "--model=./se_resnet50_dynamic_bs.onnx",
-                        "--save_path=./se_resnet50_int8", "--input_shape=image:4,3,224,224",
-                        "--data_dir=./data/ImageNet_calib_bin", "--data_types=float32", "--batch_num=1"]
-    assert calls[1][:2] == ["atc", "--model=./se_resnet50_int8_deploy_model.onnx"]
-    assert "--output=./se_resnet50_int8_bs32" in calls[1] and "amct_onnx calibration (Ascend AMCT)" in proc.stdout
-    assert "4 images of the evaluation set" in proc.stdout
 
 
 # -- bring your own ImageNet ---------------------------------------------------------------------------

@@ -1,34 +1,22 @@
-"""The driver's toolchains: command lines, chip names, which Python runs ais_bench, CANN not sourced."""
+"""The driver's toolchains: the guide's command lines, model names, where the perf figures come from."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import REPO
+from senet_infer.driver.toolchain import AscendToolchain, PortableToolchain, Scripts
 from senet_infer.errors import PipelineError
-from senet_infer.pipeline import Options, build_parser, main
-from senet_infer.toolchain import AscendToolchain, PortableToolchain, Scripts, ais_bench_python, parse_npu_smi, toolchain_notes
-
-NPU_SMI = """\
-+-------------------+-----------------+------------------------------------------------------+
-| NPU     Name      | Health          | Power(W)     Temp(C)           Hugepages-Usage(page) |
-| Chip    Device    | Bus-Id          | AICore(%)    Memory-Usage(MB)                        |
-+===================+=================+======================================================+
-| 0       {name}     | OK              | 15.8         42                0    / 0              |
-| 0       0         | 0000:82:00.0    | 0            1074 / 21534                            |
-+===================+=================+======================================================+
-"""
+from senet_infer.pipeline import build_parser, parse_options
 
 
 def toolchains(work: Path) -> tuple[AscendToolchain, PortableToolchain]:
     scripts = Scripts(REPO, work, sys.executable)
-    args = (scripts, work / "se_resnet50_dynamic_bs.onnx", work / "aipp_SE_ResNet50_pth.config", 32)
-    return (AscendToolchain(*args, soc_version="Ascend310P3"),
-            PortableToolchain(*args, precision="fp32", backend="auto", soc_version=None))
+    return (AscendToolchain(scripts, 32, soc_version="Ascend310P3", ais_python=sys.executable),
+            PortableToolchain(scripts, 32, precision="fp32", backend="auto", soc_version=None))
 
 
 def test_both_toolchains_give_the_guides_command_lines(tmp_path: Path) -> None:
@@ -87,17 +75,15 @@ def test_int8_calibrates_then_converts_the_deploy_model(tmp_path: Path, monkeypa
     assert command[1] == deploy and "--output=./se_resnet50_int8_bs32" in command
     assert ascend.model_path(32, "int8") == tmp_path / "se_resnet50_int8_bs32.om"
     scripts = Scripts(REPO, tmp_path, sys.executable)
-    args = (scripts, tmp_path / "se_resnet50_dynamic_bs.onnx", tmp_path / "aipp_SE_ResNet50_pth.config", 32)
-    int8 = PortableToolchain(*args, precision="int8", backend="auto", soc_version=None)
+    int8 = PortableToolchain(scripts, 32, precision="int8", backend="auto", soc_version=None)
     assert int8.model_path(32) == tmp_path / "se_resnet50_int8_bs32.onnx"
     assert int8.convert_command(32).shown[2] == deploy
-    assert AscendToolchain(*args, soc_version="Ascend310P3", precision="int8").model_path(32).name == \
+    assert AscendToolchain(scripts, 32, soc_version="Ascend310P3", ais_python=None, precision="int8").model_path(32).name == \
         "se_resnet50_int8_bs32.om"
 
 
 def test_ascend_perf_figures_come_from_the_printed_line(tmp_path: Path) -> None:
     ascend, _ = toolchains(tmp_path)
-    ascend._ais_python = sys.executable  # no probe for ais_bench here
     command = ascend.perf_command(32, 20)
     assert command.shown == ["python3", "-m", "ais_bench", "--model=./se_resnet50_fp16_bs32.om", "--loop=20",
                              "--batchsize=32"]
@@ -107,148 +93,16 @@ def test_ascend_perf_figures_come_from_the_printed_line(tmp_path: Path) -> None:
         ascend.perf_record(32, command, "no summary line\n")
 
 
-@pytest.mark.parametrize("name, soc", [("310P3", "Ascend310P3"), ("Ascend910B3", "Ascend910B3"),
-                                       ("ascend310", "ascend310")])
-def test_chip_name_is_prefixed_only_when_needed(name: str, soc: str) -> None:
-    assert parse_npu_smi(NPU_SMI.format(name=name)) == soc
-
-
-def test_no_chip_in_npu_smi_output() -> None:
-    assert parse_npu_smi("command not supported\n") is None
-
-
-def fake_host_python(folder: Path, pkgs: Path | None) -> Path:
-    """A ``python3`` for the PATH: this interpreter, seeing ``pkgs`` (the toolkit's packages) when given."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "python3"
-    extra = f'export PYTHONPATH="{pkgs}"\n' if pkgs else "unset PYTHONPATH\n"
-    path.write_text(f"#!/usr/bin/env bash\n{extra}exec {sys.executable} \"$@\"\n")
-    path.chmod(0o755)
-    return path
-
-
-def test_ais_bench_runs_with_the_hosts_python3_when_python_lacks_it(tmp_path: Path, monkeypatch, capsys) -> None:
-    pkgs = tmp_path / "pkgs"
-    (pkgs / "ais_bench").mkdir(parents=True)
-    (pkgs / "ais_bench" / "__init__.py").write_text("")
-    host = fake_host_python(tmp_path / "bin", pkgs)
-    monkeypatch.setenv("PATH", f"{host.parent}{os.pathsep}{os.environ['PATH']}")
-    assert ais_bench_python(sys.executable, tmp_path) == str(host)
-    assert f"python3 from the PATH ({host})" in capsys.readouterr().out
-
-    monkeypatch.setenv("PYTHONPATH", str(pkgs))  # now the project's Python has it too: it is preferred
-    assert ais_bench_python(sys.executable, tmp_path) == sys.executable
-
-
-def test_neither_python_has_ais_bench(tmp_path: Path, monkeypatch) -> None:
-    host = fake_host_python(tmp_path / "bin", None)
-    monkeypatch.setenv("PATH", f"{host.parent}{os.pathsep}{os.environ['PATH']}")
-    with pytest.raises(PipelineError) as info:
-        ais_bench_python(sys.executable, tmp_path)
-    message = str(info.value)
-    assert f"$PYTHON ({sys.executable})" in message and f"python3 on the PATH ({host})" in message
-
-
-def test_an_unsourced_cann_toolkit_is_mentioned(tmp_path: Path, monkeypatch) -> None:
-    ascend, portable = toolchains(tmp_path)
-    assert toolchain_notes(portable, candidates=[str(tmp_path / "none.sh")]) == []
-    monkeypatch.setenv("HOME", str(tmp_path))
-    set_env = tmp_path / "Ascend" / "ascend-toolkit" / "set_env.sh"
-    set_env.parent.mkdir(parents=True)
-    set_env.write_text("export PATH=...\n")
-    (line,) = toolchain_notes(portable, candidates=["/nonexistent/set_env.sh", "~/Ascend/ascend-toolkit/set_env.sh"])
-    assert str(set_env) in line and "not sourced" in line and f"source {set_env}" in line
-    assert toolchain_notes(ascend, candidates=[str(set_env)]) == []  # atc found: nothing to say
-
-
-def test_options_are_parsed_once_into_a_typed_record(tmp_path: Path) -> None:
-    opts = Options.from_args(build_parser().parse_args(
-        ["--work-dir", str(tmp_path), "--steps", "perf,metric", "--perf-batch-sizes", "8,1,8", "--batch-size", "4"]))
-    assert opts.steps == ("metric", "perf") and opts.perf_batch_sizes == (1, 8) and opts.batch_size == 4
-    assert opts.work == tmp_path.resolve() and opts.checkpoint is None
-    assert opts.perf_precisions is None and not opts.fidelity_all and opts.calib_images == 32
-    opts = Options.from_args(build_parser().parse_args(
-        ["--perf-precisions", "int8,fp32", "--precision", "int8", "--fidelity-all", "--calib-dir", str(tmp_path)]))
-    assert opts.perf_precisions == ("fp32", "int8") and opts.precision == "int8" and opts.fidelity_all
-    assert opts.calib_dir == tmp_path.resolve()
-
-
-def test_perf_table_holds_every_precision_with_its_drift(tmp_path: Path) -> None:
-    from senet_infer.report import Drift, PerfRecord, write_perf_outputs
-
-    records = [PerfRecord(b, t, 1000 * b / t, "openvino", p) for p, b, t in
-               (("fp32", 1, 20.0), ("fp32", 32, 25.0), ("bf16", 1, 60.0), ("bf16", 32, 100.0), ("int8", 32, 90.0))]
-    drift = {"fp32": Drift("fp32", 8, 1.0, 1.0, 1.0, 3e-6), "bf16": Drift("bf16", 8, 1.0, 0.75, 0.9996, 2.8e-2),
-             "int8": Drift("int8", 8, 0.875, 0.5, 0.998, 6.1e-2)}
-    json_path, md_path, png_path = write_perf_outputs(tmp_path, "Xeon", records, {"loop": 2, "date": "d"}, drift)
-    rows = [line for line in md_path.read_text().splitlines() if line.startswith("| Xeon")]
-    assert len(rows) == 5
-    assert rows[3].split(" | ")[2:7] == ["bf16", "32", "100.0", "320.00", "4.00x"]
-    assert rows[4].split(" | ")[6:] == ["3.60x", "87.5 %", "50.0 %", "0.998000", "6.10e-02 |"]
-    assert "drift vs PyTorch fp32 on 8 images" in md_path.read_text()
-    import json
-
-    perf = json.loads(json_path.read_text())
-    assert [r["precision"] for r in perf["results"]] == ["fp32", "fp32", "bf16", "bf16", "int8"]
-    assert perf["drift"]["int8"]["top1_agreement"] == 0.875
-    assert png_path.read_bytes()[:4] == b"\x89PNG"
-
-
-@pytest.mark.parametrize("argv, message", [
-    (["--steps", "metric,bogus"], "--steps: unknown step(s) bogus"),
-    (["--perf-batch-sizes", "1,x"], "--perf-batch-sizes: not a list of integers"),
-    (["--perf-batch-sizes", "0"], "--perf-batch-sizes: need integers >= 1"),
-    (["--perf-precisions", "fp32,int4"], "--perf-precisions: unknown precision(s) int4"),
-])
-def test_bad_options_are_one_line_errors(tmp_path: Path, argv: list[str], message: str) -> None:
-    with pytest.raises(PipelineError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        main(["--work-dir", str(tmp_path), *argv])
-
-
-def test_calibration_and_fidelity_subsets_are_evenly_spaced(tmp_path: Path, capsys) -> None:
-    """--calib-images picks whole batches evenly spaced over the evaluation images; the fidelity step says which
-    images it checks (all up to 1,000, else 1,000 evenly spaced, or --fidelity-all)."""
-    from senet_infer.pipeline import Driver, fidelity_selection
-
-    images = tmp_path / "images"
-    images.mkdir()
-    for i in range(10):
-        (images / f"img_{i}.png").write_bytes(b"")
-    bins = tmp_path / "data" / "ImageNet_bin"
-    bins.mkdir(parents=True)
-    for i in range(1500):
-        (bins / f"img_{i}.bin").write_bytes(b"")
-
-    def driver(*argv: str) -> Driver:
-        d = Driver(Options.from_args(build_parser().parse_args(["--work-dir", str(tmp_path), *argv])), REPO)
-        d.data_dir = images
-        return d
-
-    plan = driver("--batch-size", "4", "--calib-images", "7").calibration()
-    assert (plan.batch, plan.batch_num) == (4, 1) and plan.from_evaluation
-    assert [p.name for p in plan.images] == ["img_0.png", "img_3.png", "img_6.png", "img_9.png"]
-    assert "4 images of the evaluation set" in plan.note(str) and "evenly spaced" in plan.note(str)
-    plan = driver("--batch-size", "32", "--calib-dir", str(images)).calibration()
-    assert (plan.batch, plan.batch_num, len(plan.images)) == (10, 1, 10) and not plan.from_evaluation
-    assert "also scored" not in plan.note(str)
-
-    assert fidelity_selection(driver()) == ("fidelity on 500 of 1,500 images, evenly spaced (default for more "
-                                            "than 500; --fidelity-all checks every image)")
-    assert fidelity_selection(driver("--fidelity-all")) == "fidelity on all 1,500 images (--fidelity-all)"
-    assert fidelity_selection(driver("--fidelity-images", "10")).startswith("fidelity on 10 of 1,500 images")
-
-
 def test_a_gpu_backend_goes_through_to_the_runner_with_fp16_offered(tmp_path: Path, monkeypatch) -> None:
     """run_infer.sh takes the runner's GPU backends; the perf step then measures fp32, fp16 and int8 on it,
     and its table names the GPU as the chip."""
-    opts = Options.from_args(build_parser().parse_args(["--work-dir", str(tmp_path), "--backend", "onnxruntime-cuda"]))
+    opts = parse_options(["--work-dir", str(tmp_path), "--backend", "onnxruntime-cuda"])
     assert opts.backend == "onnxruntime-cuda"
     scripts = Scripts(REPO, tmp_path, sys.executable)
-    gpu = PortableToolchain(scripts, tmp_path / "se_resnet50_dynamic_bs.onnx", tmp_path / "aipp_SE_ResNet50_pth.config",
-                            32, precision="fp32", backend=opts.backend, soc_version=None)
+    gpu = PortableToolchain(scripts, 32, precision="fp32", backend=opts.backend, soc_version=None)
     assert gpu.perf_command(4, 20).shown[-2:] == ["--backend", "onnxruntime-cuda"]
     assert gpu.offered_precisions() == ("fp32", "fp16", "int8")
-    monkeypatch.setattr("senet_infer.toolchain.gpu_model", lambda: "NVIDIA H100 80GB HBM3 (driver 580.159.04)")
+    monkeypatch.setattr("senet_infer.driver.toolchain.gpu_model", lambda: "NVIDIA H100 80GB HBM3 (driver 580.159.04)")
     chip, machine = gpu.chip_and_machine()
     assert chip == "NVIDIA H100 80GB HBM3" and machine.startswith("NVIDIA H100 80GB HBM3 (driver 580.159.04), host ")
     cpu_chip, _ = toolchains(tmp_path)[1].chip_and_machine()

@@ -9,45 +9,31 @@ Each answers the same questions: the converted model's path at a precision and b
 calibrate, convert, infer and perf commands, the precisions it offers, which runtime produced the
 results, and a perf run's figures. The
 project's own steps (preprocess, export, metric) are :class:`Scripts`, run with the project's Python.
+The work folder's names come from :mod:`.layout`; what the host is (chip, ais_bench's interpreter) is asked by
+:mod:`.ascend_host` before a toolchain is made, and given to it.
 """
 
 from __future__ import annotations
 
 import os
 import platform
-import re
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-from . import imagenet
-from .atc import GUIDE_SOC_VERSION
-from .errors import PipelineError
-from .precision import float_precision
-from .report import PerfRecord, cpu_model, gpu_model, parse_throughput, short_cpu_name
-from .summary import load_summary, summary_path
+from .. import imagenet
+from ..atc import GUIDE_SOC_VERSION
+from ..errors import PipelineError
+from ..machine import cpu_model, gpu_model, short_cpu_name
+from ..precision import float_precision
+from ..summary import load_summary, summary_path
+from .layout import RESULT_DIRNAME, Layout, perf_run_dirname
+from .perf_report import PerfRecord, parse_throughput
 
-RESULT_DIRNAME = "result"
-PERF_RUNS = "perf_runs"
-PERF_MODELS = "perf_models"
 ASCEND_PRECISION = "fp16"  # the guide's .om models: ATC's default precision
-# AMCT's --save_path for int8: it writes <prefix>_deploy_model.onnx (the converter's input) and
-# <prefix>_fake_quant_model.onnx in the work folder; the converted model is then se_resnet50_int8_bs<N>.
-INT8_SAVE_PATH = "se_resnet50_int8"
-DEPLOY_SUFFIX = "_deploy_model.onnx"
-FAKE_QUANT_SUFFIX = "_fake_quant_model.onnx"
 CALIBRATION_DATA_TYPES = "float32"
-# One "| 0  310P3  | OK ..." row of `npu-smi info` (the header row says "NPU Name").
-_NPU_ROW = re.compile(r"^\|\s*\d+\s+(\S+)\s+\|\s*\w+")
-CANN_SET_ENV = (
-    "/usr/local/Ascend/ascend-toolkit/set_env.sh",
-    "/usr/local/Ascend/ascend-toolkit/latest/set_env.sh",
-    "/usr/local/Ascend/ascend-toolkit/latest/bin/setenv.bash",
-    "~/Ascend/ascend-toolkit/set_env.sh",
-)
 
 
 @dataclass(frozen=True)
@@ -72,10 +58,7 @@ class Scripts:
 
     def rel(self, path: Path) -> str:
         """A path as the guide writes it: ``./x`` inside the work folder, absolute elsewhere."""
-        try:
-            return "./" + path.resolve().relative_to(self.work.resolve()).as_posix()
-        except ValueError:
-            return str(path.resolve())
+        return Layout(self.work).rel(path)
 
     def command(self, name: str, args: Sequence[str]) -> Command:
         """``python3 <script> args``, shown with the script's absolute path when it is not in the work folder."""
@@ -125,15 +108,22 @@ class Toolchain:
     calibrate_tool = ""
     precision = "fp32"
 
-    def __init__(self, scripts: Scripts, dynamic_onnx: Path, aipp_config: Path, batch_size: int) -> None:
+    def __init__(self, scripts: Scripts, batch_size: int) -> None:
         self.scripts = scripts
-        self.dynamic_onnx = dynamic_onnx
-        self.aipp_config = aipp_config
+        self.layout = Layout(scripts.work)
         self.batch_size = batch_size
 
     @property
     def work(self) -> Path:
         return self.scripts.work
+
+    @property
+    def dynamic_onnx(self) -> Path:
+        return self.layout.dynamic_onnx
+
+    @property
+    def aipp_config(self) -> Path:
+        return self.layout.aipp_config
 
     def model_path(self, batch: int, precision: Optional[str] = None) -> Path:
         """The converted static-batch model for ``batch`` at ``precision`` (default: the run's)."""
@@ -144,19 +134,14 @@ class Toolchain:
         raise NotImplementedError
 
     @property
-    def int8_save_path(self) -> Path:
-        """AMCT's ``--save_path``: the prefix of the deploy and fake-quant models."""
-        return self.work / INT8_SAVE_PATH
-
-    @property
     def deploy_model(self) -> Path:
         """The calibrated int8 ONNX model the converter reads (AMCT's ``<save_path>_deploy_model.onnx``)."""
-        return self.work / (INT8_SAVE_PATH + DEPLOY_SUFFIX)
+        return self.layout.deploy_model
 
     @property
     def fake_quant_model(self) -> Path:
         """AMCT's ``<save_path>_fake_quant_model.onnx`` (for checking on ONNX Runtime)."""
-        return self.work / (INT8_SAVE_PATH + FAKE_QUANT_SUFFIX)
+        return self.layout.fake_quant_model
 
     def source_model(self, precision: Optional[str] = None) -> Path:
         """The converter's input at ``precision``: the calibrated deploy model for int8, else step 2's model."""
@@ -193,9 +178,14 @@ class Toolchain:
         """Step 6 at one batch size and precision (pure inference)."""
         raise NotImplementedError
 
+    @property
+    def _perf_runs(self) -> str:
+        """``./perf_runs`` as the commands give it."""
+        return self.scripts.rel(self.layout.perf_runs)
+
     def perf_folders(self) -> List[Path]:
         """Folders the perf runs write into, emptied before the step so no figure comes from another run."""
-        return [self.work / PERF_RUNS]
+        return [self.layout.perf_runs]
 
     def perf_record(self, batch: int, command: Command, output: str, precision: Optional[str] = None) -> PerfRecord:
         """One batch size's figures after :meth:`perf_command` ran and printed ``output``."""
@@ -217,9 +207,9 @@ class PortableToolchain(Toolchain):
     convert_tool = "aipp_convert.py (portable ATC)"
     calibrate_tool = "amct_calibrate.py (portable AMCT)"
 
-    def __init__(self, scripts: Scripts, dynamic_onnx: Path, aipp_config: Path, batch_size: int, *,
-                 precision: str, backend: str, soc_version: Optional[str]) -> None:
-        super().__init__(scripts, dynamic_onnx, aipp_config, batch_size)
+    def __init__(self, scripts: Scripts, batch_size: int, *, precision: str, backend: str,
+                 soc_version: Optional[str]) -> None:
+        super().__init__(scripts, batch_size)
         self.precision = precision
         self.backend = backend
         self.soc_version = soc_version
@@ -227,11 +217,10 @@ class PortableToolchain(Toolchain):
     def model_path(self, batch: int, precision: Optional[str] = None) -> Path:
         precision = precision or self.precision
         main = batch == self.batch_size and precision == self.precision
-        folder = self.work if main else self.work / PERF_MODELS
-        return folder / f"se_resnet50_{precision}_bs{batch}.onnx"
+        return self.layout.model(precision, batch, ".onnx", perf=not main)
 
     def offered_precisions(self) -> Tuple[str, ...]:
-        from .backends import native_precisions
+        from ..backends import native_precisions
 
         return tuple(native_precisions(self.backend))
 
@@ -239,7 +228,7 @@ class PortableToolchain(Toolchain):
         return {**super().convert_options(precision), "soc": None}
 
     def calibrate_command(self, data_dir: Path, batch: int, batch_num: int) -> Command:
-        flags = calibrate_flags(self.scripts, self.dynamic_onnx, self.int8_save_path, data_dir, batch, batch_num)
+        flags = calibrate_flags(self.scripts, self.dynamic_onnx, self.layout.int8_save_path, data_dir, batch, batch_num)
         return self.scripts.command("amct_calibrate.py", flags)
 
     def convert_command(self, batch: int, *, precision: Optional[str] = None, check: bool = True) -> Command:
@@ -263,35 +252,34 @@ class PortableToolchain(Toolchain):
         return self._runner(flags).plus(annotate)
 
     def infer_summary(self) -> Optional[Path]:
-        return summary_path(self.work, RESULT_DIRNAME)
+        return self.layout.result_summary
 
     def drift_command(self, precision: str, batch: int, bin_dir: Path, dirname: str) -> Command:
-        flags = infer_flags(self.scripts, self.model_path(batch, precision), batch, bin_dir, f"./{PERF_RUNS}", dirname)
+        flags = infer_flags(self.scripts, self.model_path(batch, precision), batch, bin_dir, self._perf_runs, dirname)
         return self._runner(flags)
 
     def perf_command(self, batch: int, loop: int, precision: Optional[str] = None) -> Command:
         precision = precision or self.precision
         flags = perf_flags(self.scripts, self.model_path(batch, precision), batch, loop)
-        return self._runner([*flags, f"--output=./{PERF_RUNS}", f"--output_dirname={precision}_bs{batch}"])
+        return self._runner([*flags, f"--output={self._perf_runs}", f"--output_dirname={perf_run_dirname(precision, batch)}"])
 
     def perf_record(self, batch: int, command: Command, output: str, precision: Optional[str] = None) -> PerfRecord:
         precision = precision or self.precision
-        summary = load_summary(summary_path(self.work / PERF_RUNS, f"{precision}_bs{batch}"))
+        summary = load_summary(summary_path(self.layout.perf_runs, perf_run_dirname(precision, batch)))
         c = summary.compute
         return PerfRecord(batch, summary.throughput, c.mean, summary.extras.backend or self.backend, precision,
                           c.median, c.p99, c.count)
 
     def runtime(self, fallback: str) -> str:
-        path = summary_path(self.work, RESULT_DIRNAME)
         try:
-            return load_summary(path).extras.backend or fallback
+            return load_summary(self.layout.result_summary).extras.backend or fallback
         except PipelineError:  # no summary (or not this project's): the option names the runtime
             return fallback
 
     def chip_and_machine(self) -> Tuple[str, str]:
         name = cpu_model()
         machine = f"{name}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}"
-        from .backends import GPU_BACKENDS
+        from ..backends import GPU_BACKENDS
 
         if self.backend in GPU_BACKENDS:  # the perf step ran on the GPU: name it, the CPU only as the host
             gpu = gpu_model() or "NVIDIA GPU"
@@ -311,49 +299,48 @@ class AscendToolchain(Toolchain):
     convert_tool = "atc (Ascend)"
     calibrate_tool = "amct_onnx calibration (Ascend AMCT)"
 
-    def __init__(self, scripts: Scripts, dynamic_onnx: Path, aipp_config: Path, batch_size: int, *,
-                 soc_version: Optional[str], precision: str = ASCEND_PRECISION) -> None:
-        super().__init__(scripts, dynamic_onnx, aipp_config, batch_size)
+    def __init__(self, scripts: Scripts, batch_size: int, *, soc_version: Optional[str], ais_python: Optional[str],
+                 precision: str = ASCEND_PRECISION) -> None:
+        """``soc_version`` and ``ais_python``: what :mod:`.ascend_host` found (None: this run needs it not)."""
+        super().__init__(scripts, batch_size)
         # ATC converts at its own default (fp16) unless the model was quantized by AMCT first.
         self.precision = "int8" if precision == "int8" else ASCEND_PRECISION
         self._soc_version = soc_version
-        self._ais_python: Optional[str] = None
+        self._ais_python = ais_python
 
     def model_path(self, batch: int, precision: Optional[str] = None) -> Path:
-        return self.scripts.work / f"se_resnet50_{precision or self.precision}_bs{batch}.om"
+        return self.layout.model(precision or self.precision, batch, ".om")
 
     def offered_precisions(self) -> Tuple[str, ...]:
         # int8 needs AMCT, a separate package of the toolkit.
         return (ASCEND_PRECISION,) + (("int8",) if shutil.which("amct_onnx") is not None else ())
 
-    @property
     def soc_version(self) -> str:
-        """ATC's ``--soc_version``: the option, else the chip ``npu-smi info`` names (read once)."""
+        """ATC's ``--soc_version``, as resolved before the run."""
         if self._soc_version is None:
-            self._soc_version = chip_from_npu_smi()
-            print(f"  chip from 'npu-smi info': {self._soc_version}")
+            raise PipelineError("no --soc_version: the chip was not asked of npu-smi for the chosen steps")
         return self._soc_version
 
     def convert_options(self, precision: Optional[str] = None) -> dict:
-        return {**super().convert_options(precision), "soc": self.soc_version}
+        return {**super().convert_options(precision), "soc": self._soc_version}
 
     def calibrate_command(self, data_dir: Path, batch: int, batch_num: int) -> Command:
         if shutil.which("amct_onnx") is None:
             raise PipelineError("int8 on Ascend needs AMCT: amct_onnx is not on the PATH (install the CANN AMCT "
                                 "package, or run without --precision int8)")
-        flags = calibrate_flags(self.scripts, self.dynamic_onnx, self.int8_save_path, data_dir, batch, batch_num)
+        flags = calibrate_flags(self.scripts, self.dynamic_onnx, self.layout.int8_save_path, data_dir, batch, batch_num)
         return Command(["amct_onnx", "calibration", *flags], ["amct_onnx", "calibration", *flags])
 
     def convert_command(self, batch: int, *, precision: Optional[str] = None, check: bool = True) -> Command:
         precision = precision or self.precision
         flags = convert_flags(self.scripts, self.source_model(precision), self.model_path(batch, precision), batch)
-        flags += [f"--soc_version={self.soc_version}", f"--insert_op_conf={self.scripts.rel(self.aipp_config)}",
+        flags += [f"--soc_version={self.soc_version()}", f"--insert_op_conf={self.scripts.rel(self.aipp_config)}",
                   "--enable_small_channel=1"]
         return Command(["atc", *flags], ["atc", *flags])
 
     def _ais_bench(self, flags: Sequence[str]) -> Command:
         if self._ais_python is None:
-            self._ais_python = ais_bench_python(self.scripts.python, self.scripts.work)
+            raise PipelineError("no interpreter for ais_bench: it was not looked for on the chosen steps")
         return Command([self._ais_python, "-m", "ais_bench", *flags], ["python3", "-m", "ais_bench", *flags])
 
     def infer_command(self, bin_dir: Path, annotate: Sequence[str] = ()) -> Command:
@@ -362,7 +349,7 @@ class AscendToolchain(Toolchain):
 
     def drift_command(self, precision: str, batch: int, bin_dir: Path, dirname: str) -> Command:
         return self._ais_bench(infer_flags(self.scripts, self.model_path(batch, precision), batch, bin_dir,
-                                           f"./{PERF_RUNS}", dirname))
+                                           self._perf_runs, dirname))
 
     def perf_command(self, batch: int, loop: int, precision: Optional[str] = None) -> Command:
         return self._ais_bench(perf_flags(self.scripts, self.model_path(batch, precision), batch, loop))
@@ -376,85 +363,13 @@ class AscendToolchain(Toolchain):
         return "ais_bench"
 
     def chip_and_machine(self) -> Tuple[str, str]:
-        return self.soc_version, self.soc_version
+        return self.soc_version(), self.soc_version()
 
 
-def select_toolchain(scripts: Scripts, dynamic_onnx: Path, aipp_config: Path, batch_size: int, *,
-                     precision: str, backend: str, soc_version: Optional[str]) -> Toolchain:
-    """The vendor's tools when ``atc`` is on the PATH, else the portable ones."""
-    if shutil.which("atc") is not None:
-        return AscendToolchain(scripts, dynamic_onnx, aipp_config, batch_size, soc_version=soc_version,
-                               precision=precision)
-    return PortableToolchain(scripts, dynamic_onnx, aipp_config, batch_size, precision=precision, backend=backend,
-                             soc_version=soc_version)
-
-
-def soc_from_chip_name(name: str) -> str:
-    """ATC's ``--soc_version`` for an ``npu-smi`` chip name: ``310P3`` -> ``Ascend310P3``, ``Ascend910B`` kept."""
-    return name if name.lower().startswith("ascend") else f"Ascend{name}"
-
-
-def parse_npu_smi(text: str) -> Optional[str]:
-    """The first chip's ``--soc_version`` from ``npu-smi info`` output, or None."""
-    for line in text.splitlines():
-        match = _NPU_ROW.match(line)
-        if match and match.group(1) not in ("NPU", "Chip"):
-            return soc_from_chip_name(match.group(1))
-    return None
-
-
-def chip_from_npu_smi() -> str:
-    """Run ``npu-smi info`` and return the chip's ``--soc_version``; a clear error when that is not possible."""
-    if shutil.which("npu-smi") is None:
-        raise PipelineError("atc is on the PATH but npu-smi is not: give the chip with --soc-version Ascend310P3")
-    out = subprocess.run(["npu-smi", "info"], stdout=subprocess.PIPE, universal_newlines=True).stdout
-    soc = parse_npu_smi(out)
-    if soc is None:
-        raise PipelineError("npu-smi info: no chip name found; give it with --soc-version (e.g. Ascend310P3)")
-    return soc
-
-
-def can_import(python: str, module: str, cwd: Path) -> bool:
-    """True when ``python -m module`` would find the module (run from ``cwd``, as the step runs)."""
-    probe = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
-    try:
-        return subprocess.run([python, "-c", probe], cwd=cwd, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL).returncode == 0
-    except OSError:
-        return False
-
-
-def ais_bench_python(project_python: str, cwd: Path) -> str:
-    """The interpreter of the guide's ``python3 -m ais_bench``: the project's ($PYTHON) when it has
-    ais_bench, else ``python3`` from the PATH (the host's, where the toolkit installs it)."""
-    if can_import(project_python, "ais_bench", cwd):
-        return project_python
-    host = shutil.which("python3")
-    if host is not None and can_import(host, "ais_bench", cwd):
-        print(f"  ais_bench runs with python3 from the PATH ({host}); the project's Python "
-              f"({project_python}) cannot import it")
-        return host
-    raise PipelineError(
-        f"ais_bench cannot be imported by $PYTHON ({project_python}) nor by python3 on the PATH "
-        f"({host or 'none found'}): install the toolkit's ais_bench into one of them, or set PYTHON to an "
-        "interpreter that has it")
-
-
-def find_cann_set_env(candidates: Sequence[str] = CANN_SET_ENV) -> Optional[Path]:
-    """The first CANN ``set_env.sh`` found in the usual places, or None."""
-    for candidate in candidates:
-        path = Path(os.path.expanduser(candidate))
-        if path.is_file():
-            return path
-    return None
-
-
-def toolchain_notes(toolchain: Toolchain, candidates: Sequence[str] = CANN_SET_ENV) -> List[str]:
-    """Warn when a CANN toolkit is installed but its environment was not sourced (so atc is not found)."""
-    if toolchain.ascend:
-        return []
-    found = find_cann_set_env(candidates)
-    if found is None:
-        return []
-    return [f"note: a CANN toolkit is installed ({found}) but its environment was not sourced, so atc is not on "
-            f"the PATH and the portable tools run; to use atc and ais_bench: source {found}"]
+def select_toolchain(scripts: Scripts, batch_size: int, *, ascend: bool, precision: str, backend: str,
+                     soc_version: Optional[str], ais_python: Optional[str] = None) -> Toolchain:
+    """The vendor's tools on an Ascend host (``soc_version`` and ``ais_python`` as :mod:`.ascend_host` found them),
+    else the portable ones."""
+    if ascend:
+        return AscendToolchain(scripts, batch_size, soc_version=soc_version, ais_python=ais_python, precision=precision)
+    return PortableToolchain(scripts, batch_size, precision=precision, backend=backend, soc_version=soc_version)

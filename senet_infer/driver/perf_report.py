@@ -1,4 +1,4 @@
-"""Throughput reporting: parse ais_bench's summary line, describe the machine, write the perf table and chart.
+"""The perf step's figures: parse ais_bench's throughput line, write the perf table and chart.
 
 One table and one chart for every precision measured, each with its drift from PyTorch fp32 and its
 speed relative to fp32 at the same batch size.
@@ -6,14 +6,14 @@ speed relative to fp32 at the same batch size.
 
 from __future__ import annotations
 
-import platform
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Mapping, Optional
 
-from .errors import PipelineError
-from .fileio import atomic_path, atomic_write_json, atomic_write_text
+from ..errors import PipelineError
+from ..fileio import atomic_path, atomic_write_json, atomic_write_text
+from .layout import Layout
 
 # ais_bench prints: "[INFO] throughput 1000*batchsize.mean(32)/NPU_compute_time.mean(11.9): 2690.2"
 _THROUGHPUT = re.compile(
@@ -61,33 +61,6 @@ def parse_throughput(text: str, source: str = "ais_bench output") -> tuple[float
     return float(last["batch"]), float(last["ms"]), float(last["value"])
 
 
-def cpu_model() -> str:
-    """The CPU's model name (Linux /proc/cpuinfo), else what ``platform`` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def gpu_model() -> Optional[str]:
-    """The first NVIDIA GPU's name and driver (``nvidia-smi``), None where there is none."""
-    import subprocess
-
-    try:
-        proc = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
-                              capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        return None
-    name, _, driver = lines[0].partition(",")
-    return f"{name.strip()} (driver {driver.strip()})"
-
-
 def _speedups(records: list[PerfRecord]) -> dict[tuple[str, int], float]:
     """Each record's throughput over fp32's at the same batch size (where fp32 was measured)."""
     fp32 = {r.batch_size: r.throughput_images_per_s for r in records if r.precision == "fp32"}
@@ -118,13 +91,6 @@ def markdown_table(chip: str, records: list[PerfRecord], drift: Optional[Mapping
     return "\n".join(lines) + "\n"
 
 
-def short_cpu_name(name: str) -> str:
-    """``Intel(R) Xeon(R) Processor @ 2.50GHz`` -> ``Intel Xeon @ 2.50GHz``."""
-    for noise in ("(R)", "(TM)", "(tm)", " CPU", " Processor"):
-        name = name.replace(noise, "")
-    return " ".join(name.split())
-
-
 def write_perf_outputs(
     work_dir: Path, chip: str, records: list[PerfRecord], meta: dict[str, object],
     drift: Optional[Mapping[str, Drift]] = None,
@@ -136,7 +102,7 @@ def write_perf_outputs(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    json_path, md_path, png_path = work_dir / "perf.json", work_dir / "perf.md", work_dir / "perf.png"
+    json_path, md_path, png_path = Layout(work_dir).perf_outputs
     drift_json = {p: asdict(d) for p, d in (drift or {}).items()}
     atomic_write_json(json_path, {**meta, "chip": chip, "results": [asdict(r) for r in records],
                                   **({"drift": drift_json} if drift is not None else {})})

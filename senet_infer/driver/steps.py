@@ -1,0 +1,78 @@
+"""The step table: the guide's order, what each step resolves for the ones after it, and the units it makes.
+
+Steps 2-11 of ``run_infer.sh`` (step 1, set-up, is the shell script's own). ``weights`` and ``dataset`` run on
+every run (``always``): they return the checkpoint and the images every later step receives in its
+:class:`~.state.Run`. The engine (:mod:`.engine`) is the one place that skips, runs and stamps a unit.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Sequence, Tuple
+
+from . import actions, perf
+from .engine import Step, Unit
+from .resolve import calibration_needed, dataset_units, resolve_dataset, resolve_weights
+from .state import Run
+
+FIRST_STEP_NUMBER = 2  # step 1, set-up, is run_infer.sh's own
+
+
+def preprocess_units(run: Run) -> Sequence[Unit]:
+    return [Unit("preprocess", [run.dataset.images], [run.layout.bin_dir], {}, lambda: actions.preprocess(run))]
+
+
+def export_units(run: Run) -> Sequence[Unit]:
+    return [Unit("export", [run.weights.path], [run.layout.dynamic_onnx], {}, lambda: actions.export(run))]
+
+
+def calibrate_units(run: Run) -> Sequence[Unit]:
+    return [actions.calibrate_unit(run)] if run.opts.precision == "int8" else []
+
+
+def convert_units(run: Run) -> Sequence[Unit]:
+    return [actions.convert_unit(run, run.opts.batch_size)]
+
+
+def infer_units(run: Run) -> Sequence[Unit]:
+    """./result and its summary are the step's own: removed first, so the metric scores this run's results only."""
+    layout = run.layout
+    options = {"backend": run.opts.backend, "ascend": run.toolchain.ascend, "notes": run.annotations()}
+    return [Unit("infer", [run.model, layout.bin_dir], [layout.result_dir], options, lambda: actions.infer(run),
+                 [layout.result_dir, layout.result_summary])]
+
+
+def metric_units(run: Run) -> Sequence[Unit]:
+    layout = run.layout
+    return [Unit("metric", [layout.result_dir, run.dataset.labels], [layout.accuracy_json, layout.predictions_csv],
+                 {"notes": run.annotations()}, lambda: actions.metric(run))]
+
+
+def fidelity_units(run: Run) -> Sequence[Unit]:
+    layout, opts = run.layout, run.opts
+    options = {"limit": opts.fidelity_images, "all": opts.fidelity_all, "precision": run.toolchain.precision,
+               "notes": run.annotations()}
+    return [Unit("fidelity", [run.weights.path, layout.bin_dir, layout.result_dir, layout.aipp_config],
+                 [layout.fidelity_json], options, lambda: actions.fidelity(run))]
+
+
+STEPS: Tuple[Step[Run], ...] = (
+    Step("weights", prepare=resolve_weights, always=True),
+    Step("dataset", prepare=resolve_dataset, units=dataset_units, always=True, show_io=False),
+    Step("preprocess", units=preprocess_units, redo_note="the .bin files it had finished are kept"),
+    Step("export", units=export_units),
+    Step("calibrate", prepare=calibration_needed, units=calibrate_units, what=lambda r: r.toolchain.calibrate_tool),
+    Step("convert", units=convert_units, what=lambda r: r.toolchain.convert_tool),
+    Step("infer", units=infer_units),
+    Step("metric", units=metric_units, report=actions.report_accuracy),
+    Step("fidelity", units=fidelity_units, report=actions.report_fidelity),
+    Step("perf", units=perf.perf_units, what=perf.describe),
+)
+STEP_NAMES: Tuple[str, ...] = tuple(step.name for step in STEPS)
+
+
+def describe_run(run: Run) -> Dict[str, object]:
+    """The run's size, recorded with the step timings (for ``benchmarks/bench_steps.py``)."""
+    bin_dir = run.layout.bin_dir
+    return {"images": len(list(bin_dir.glob("*.bin"))) if bin_dir.is_dir() else None,
+            "batch_size": run.opts.batch_size, "precision": run.toolchain.precision,
+            "perf_batch_sizes": list(run.opts.perf_batch_sizes), "perf_loop": run.opts.perf_loop}
