@@ -206,6 +206,14 @@ def config_aipp_op(config: Path, batch: int) -> "AippOp":
 
 
 def model_aipp_op(run: Run, model: Path) -> "AippOp":
-    """The AIPP a converted ``model`` applies (what the fidelity checks feed PyTorch through)."""
-    # replaced by modelmeta's read-back at merge
-    return config_aipp_op(run.layout.aipp_config, run.opts.batch_size)
+    """The AIPP a converted ``model`` applies (what the fidelity checks feed PyTorch through): read back from an
+    ONNX model's metadata; for an Ascend ``.om``, whose AIPP is out of reach inside the offline model, the config
+    ATC built it from."""
+    if model.suffix != ".onnx":
+        return config_aipp_op(run.layout.aipp_config, run.opts.batch_size)
+    from ..modelmeta import read_aipp
+
+    ops = read_aipp(model)
+    if len(ops) != 1:
+        raise PipelineError(f"{model}: carries {len(ops)} AIPP ops; the fidelity check needs one, for its one input")
+    return ops[0]
