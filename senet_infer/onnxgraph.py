@@ -242,7 +242,8 @@ def resolve_model_aipp(
     return resolve_aipp_ops(list(aipp_ops or ()), names, dict(input_shape or {}), readers)
 
 
-def _opset(model: onnx.ModelProto) -> int:
+def model_opset(model: onnx.ModelProto) -> int:
+    """The default-domain opset the model imports (0 when none)."""
     for entry in model.opset_import:
         if entry.domain in ("", "ai.onnx"):
             return int(entry.version)
@@ -278,8 +279,8 @@ def build_converted(
                 f"--input_shape={shape_text}: {name} must be N,{op.channels},{h},{w}: ATC requires the model input's "
                 f"C,H,W to equal the AIPP output ({op.channels} channels, {h}x{w} from {field} in {where})"
             )
-    if aipp_ops and _opset(model) < MIN_OPSET:
-        raise PipelineError(f"the model's opset {_opset(model)} is below {MIN_OPSET}, the opset AIPP insertion uses")
+    if aipp_ops and model_opset(model) < MIN_OPSET:
+        raise PipelineError(f"the model's opset {model_opset(model)} is below {MIN_OPSET}, the opset AIPP insertion uses")
     _fix_input_shapes(model, shapes, shape_text)
     for op in aipp_ops or ():
         _insert_aipp(model, op, inputs[op.related_input_rank])

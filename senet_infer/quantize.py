@@ -251,9 +251,10 @@ def quantize_model(
     batches = _load_batches(files, batch, dtype, item_shape)
     chosen = choose_quantizer(quantizer, log)
 
+    from .onnxgraph import model_opset
+
     model = source
-    opset = next((int(e.version) for e in source.opset_import if e.domain in ("", "ai.onnx")), 0)
-    if opset < QDQ_OPSET:
+    if model_opset(source) < QDQ_OPSET:
         model = convert_opset(source, QDQ_OPSET)
     quantize = _quantize_nncf if chosen == "nncf" else _quantize_onnxruntime
     quantized = quantize(model, input_name, batches)

@@ -19,7 +19,9 @@ from senet_infer.export import exporter_options
 STEP_SCRIPTS = ("imagenet_torch_preprocess.py", "SE_ResNet50_pth2onnx.py", "aipp_convert.py", "ais_infer.py",
                 "vision_metric_ImageNet.py", "get_weights.py", "prepare_imagenet.py")
 TORCH_SCRIPTS = {"SE_ResNet50_pth2onnx.py", "get_weights.py"}
-MODULES = sorted(p.stem for p in (REPO / "senet_infer").glob("*.py") if p.stem != "__init__")
+# every module, those of the subpackages too (``backends.openvino``)
+MODULES = sorted(".".join(p.relative_to(REPO / "senet_infer").with_suffix("").parts).replace(".__init__", "")
+                 for p in (REPO / "senet_infer").rglob("*.py") if p.name != "__init__.py" or p.parent.name != "senet_infer")
 TORCH_MODULES = {"model"}  # imports torch at module level; every other module imports it where it is used
 
 
