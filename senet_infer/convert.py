@@ -98,19 +98,14 @@ class ConversionResult:
 
 def photo_like_uint8(count: int, height: int, width: int, seed: int) -> np.ndarray:
     """uint8 NHWC [count, height, width, 3] photo-like images; square ones go through step 1's transform."""
-    from .preprocess import EvalTransform, transform_image
+    from .preprocess import EvalTransform, photo_like_inputs
     from .synthetic import photo_like_image
 
+    if height == width:
+        # Step 1's default output: shorter side resized to the size, then centre-cropped.
+        return photo_like_inputs(count, seed, EvalTransform(resize_size=height), (width, 2 * width))
     rng = np.random.default_rng(seed)
-    images = []
-    for _ in range(count):
-        if height == width:
-            # Step 1's default output: shorter side resized to the size, then centre-cropped.
-            source = photo_like_image(rng, int(rng.integers(width, 2 * width)), int(rng.integers(height, 2 * height)))
-            images.append(transform_image(source, EvalTransform(resize_size=height)))
-        else:
-            images.append(np.asarray(photo_like_image(rng, width, height), dtype=np.uint8))
-    return np.stack(images)
+    return np.stack([np.asarray(photo_like_image(rng, width, height), dtype=np.uint8) for _ in range(count)])
 
 
 def _sample_input(value: TensorSignature, seed: int) -> np.ndarray:

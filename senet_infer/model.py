@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Callable, ContextManager, cast
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -189,16 +188,9 @@ def download_weights(dest: str | Path, url: str = WEIGHTS_URL, timeout_s: float 
 
 def calibration_batch(count: int, seed: int) -> torch.Tensor:
     """Normalised fp32 [count,3,224,224] inputs from seeded photo-like images (standard eval transform)."""
-    from .preprocess import EvalTransform, transform_image
-    from .synthetic import photo_like_image
+    from .preprocess import EvalTransform, photo_like_inputs
 
-    rng = np.random.default_rng(seed)
-    transform = EvalTransform(output_format="fp32")
-    images = [
-        transform_image(photo_like_image(rng, int(rng.integers(256, 500)), int(rng.integers(256, 500))), transform)
-        for _ in range(count)
-    ]
-    return torch.from_numpy(np.stack(images))
+    return torch.from_numpy(photo_like_inputs(count, seed, EvalTransform(output_format="fp32"), (256, 500)))
 
 
 @torch.no_grad()

@@ -15,6 +15,7 @@ from .transform import (
            center_crop,
            load_rgb,
            normalize_chw,
+           photo_like_inputs,
            preprocess_file,
            resize_shorter,
            squash_opencv,
@@ -23,5 +24,5 @@ from .transform import (
 
 __all__ = ["FORMATS", "MANIFEST_NAME", "OUTPUT_SUFFIX", "RESIZE_MODES", "EvalTransform", "PreprocessReport", "center_crop",
            "check_destination", "is_image_name", "list_images", "load_rgb", "made_elsewise", "manifest_path",
-           "normalize_chw", "output_path", "preprocess_file", "preprocess_folder", "resize_shorter", "squash_opencv",
+           "normalize_chw", "output_path", "photo_like_inputs", "preprocess_file", "preprocess_folder", "resize_shorter", "squash_opencv",
            "transform_image"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Tuple
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -196,3 +196,13 @@ def preprocess_file(path: str | Path, transform: EvalTransform) -> np.ndarray:
     if transform.resize == "squash":
         return _finish(squash_opencv(path, transform.resize_size), transform)
     return transform_image(load_rgb(path), transform)
+
+
+def photo_like_inputs(count: int, seed: int, transform: EvalTransform, sizes: Tuple[int, int]) -> np.ndarray:
+    """``count`` seeded photo-like images (width, then height, drawn from ``[sizes[0], sizes[1])``) through
+    ``transform``, stacked: the inputs the demo model is calibrated on and the converter's checks are fed."""
+    from ..synthetic import photo_like_image
+
+    rng = np.random.default_rng(seed)
+    return np.stack([transform_image(photo_like_image(rng, int(rng.integers(*sizes)), int(rng.integers(*sizes))), transform)
+                     for _ in range(count)])
