@@ -51,7 +51,8 @@ def fidelity_units(run: Run) -> Sequence[Unit]:
     layout, opts = run.layout, run.opts
     options = {"limit": opts.fidelity_images, "all": opts.fidelity_all, "precision": run.toolchain.precision,
                "notes": run.annotations()}
-    return [Unit("fidelity", [run.weights.path, layout.bin_dir, layout.result_dir, layout.aipp_config],
+    # the model too: its AIPP (read back from it) is what PyTorch is fed through
+    return [Unit("fidelity", [run.weights.path, run.model, layout.bin_dir, layout.result_dir, layout.aipp_config],
                  [layout.fidelity_json], options, lambda: actions.fidelity(run))]
 
 
