@@ -18,11 +18,12 @@ kernels end to end. Drift vs fp32 was similar.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -151,13 +152,26 @@ def _quantize_onnxruntime(model: onnx.ModelProto, input_name: str, batches: List
             batch = next(self._batches, None)
             return None if batch is None else {input_name: batch}
 
-    with tempfile.TemporaryDirectory(prefix="quantize-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="quantize-") as tmp, _working_directory(tmp):
+        # ONNX Runtime before 1.13 writes its calibration graph to ./augmented_model.onnx (the user's folder,
+        # 100 MB, over any file of that name); run it from the temporary folder instead
         source, target = Path(tmp, "fp32.onnx"), Path(tmp, "int8.onnx")
         onnx.save(model, os.fspath(source))
         quantize_static(os.fspath(source), os.fspath(target), Reader(), quant_format=QuantFormat.QDQ,
                         op_types_to_quantize=ORT_QUANTIZED_OPS, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
         return onnx.load(os.fspath(target))
+
+
+@contextlib.contextmanager
+def _working_directory(path: str) -> Iterator[None]:
+    """``contextlib.chdir`` (Python 3.11) for every supported Python."""
+    previous = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
 
 
 def nncf_problem() -> Optional[str]:

@@ -154,10 +154,15 @@ def test_a_file_that_is_not_onnx_is_refused(fp32_bin_dir: Path, tmp_path: Path, 
 
 @pytest.mark.slow
 def test_onnxruntime_quantizer_writes_the_same_kind_of_model(dynamic_onnx: Path, fp32_bin_dir: Path, tmp_path: Path,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+                                                             capsys: pytest.CaptureFixture[str],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     save = tmp_path / "ort" / "se_resnet50"
+    cwd = tmp_path / "cwd"  # ONNX Runtime < 1.13 would leave its augmented_model.onnx here
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
     code, out, err = calibrate(capsys, *flags(dynamic_onnx, save, fp32_bin_dir), "--quantizer=onnxruntime")
     assert code == 0, err
+    assert list(cwd.iterdir()) == [] and Path.cwd() == cwd
     assert "with onnxruntime " in out and "quantize_static" in out and "int8 vs fp32" in out
     model = onnx.load(str(save) + "_deploy_model.onnx")
     assert {"QuantizeLinear", "DequantizeLinear"} <= {node.op_type for node in model.graph.node}
