@@ -5,8 +5,8 @@ Numpy only, so checking never imports a framework.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Dict, Optional, Sequence, Tuple
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -134,6 +134,20 @@ class Agreement:
             f"min cosine {self.min_cosine_similarity:.6f}, distinct top-1 "
             f"{self.distinct_top1_results}/{self.distinct_top1_reference} (results/reference): {verdict}"
         )
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> "Agreement":
+        """The report :meth:`to_dict` wrote (other keys are ignored); KeyError, TypeError or ValueError when it
+        is not one."""
+        values: Dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "top1_changes":
+                values[f.name] = tuple((str(c["image"]), int(c["reference"]), int(c["result"]))
+                                       for c in record.get(f.name, ()))
+            elif f.name in record:
+                kind = {"int": int, "float": float, "str": str, "bool": bool}.get(str(f.type))
+                values[f.name] = kind(record[f.name]) if kind is not None else record[f.name]
+        return cls(**values)
 
     def to_dict(self) -> Dict[str, object]:
         """JSON-ready record, verdict included."""

@@ -11,9 +11,11 @@ large set is checked on an evenly spaced subset (:func:`select_images`); all ima
 
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -21,13 +23,14 @@ from . import fileio
 from .agreement import Agreement
 from .aipp import AippOp, apply_aipp
 from .errors import PipelineError
-from .fileio import read_result, result_file_name, stem_of
+from .fileio import atomic_write_json, read_result, result_file_name, stem_of
 from .precision import is_reduced
 
 # The project's tolerance for any fp32 backend vs PyTorch fp32, per image, through the whole pipeline.
 FP32_RELATIVE_TOLERANCE = 1e-4
 DEFAULT_MAX_IMAGES = 500  # larger sets are checked on this many evenly spaced images by default
 REFERENCE_BATCH = 32
+REFERENCE = "PyTorch fp32 with numpy AIPP on the same .bin"  # what fidelity.json's results are compared with
 
 
 
@@ -124,3 +127,46 @@ def compare_with_pytorch(
     return Agreement.from_logits(actual, reference, tolerance=FP32_RELATIVE_TOLERANCE,
                                  subject="fidelity vs PyTorch fp32", enforced=not is_reduced(precision),
                                  require_top1=True, precision=precision, names=stems)
+
+
+@dataclass(frozen=True)
+class FidelityRecord:
+    """``fidelity.json``: the agreement with PyTorch, which runtime made the results, which images were checked,
+    the one-line summary, and the run's notes (demo weights or data, calibration)."""
+
+    agreement: Agreement
+    backend: str
+    selection: str
+    summary: str
+    notes: Dict[str, str] = field(default_factory=dict)
+
+
+def write_fidelity_json(path: str | Path, record: FidelityRecord) -> None:
+    """The fidelity step's file (atomically): the agreement's fields, the classes of the changed top-1s named."""
+    from .imagenet import synsets
+
+    doc = record.agreement.to_dict()
+    for change in doc["top1_changes"]:  # type: ignore[attr-defined]
+        change.update(reference_name=synsets().name(change["reference"]), result_name=synsets().name(change["result"]))
+    atomic_write_json(path, {**doc, "reference": REFERENCE, "backend": record.backend, "selection": record.selection,
+                             "summary": record.summary, **record.notes})
+
+
+def read_fidelity_json(path: str | Path) -> FidelityRecord:
+    """The one reader of :func:`write_fidelity_json`'s file; another file is one error naming it."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PipelineError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise PipelineError(f"{path}: not JSON ({exc})") from None
+    try:
+        if not isinstance(doc, dict):
+            raise TypeError("not an object")
+        agreement = Agreement.from_dict(doc)
+        known = set(agreement.to_dict()) | {"reference", "backend", "selection", "summary"}
+        notes = {str(k): str(v) for k, v in doc.items() if k not in known}
+        return FidelityRecord(agreement, str(doc["backend"]), str(doc["selection"]), str(doc["summary"]), notes)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PipelineError(f"{path}: not a fidelity record of the fidelity step ({type(exc).__name__}: {exc})") from None

@@ -6,13 +6,11 @@ Each function receives the :class:`~.state.Run` the steps before it resolved; th
 
 from __future__ import annotations
 
-import json
 import shutil
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, cast
+from typing import TYPE_CHECKING, Optional, Sequence
 
 from ..errors import PipelineError
 from ..fidelity import DEFAULT_MAX_IMAGES as DEFAULT_FIDELITY_MAX
-from ..fileio import atomic_write_json
 from .engine import Unit
 from .state import Calibration, Run, model_aipp_op
 
@@ -98,12 +96,13 @@ def metric(run: Run) -> None:
 
 def report_accuracy(run: Run, ran: bool) -> None:
     """One line with the accuracy (also when the step was up to date)."""
-    values = {item["key"]: item["value"] for item in json.loads(run.layout.accuracy_json.read_text())["value"]}
+    from ..metric import read_accuracy_json
+
+    accuracy = read_accuracy_json(run.layout.accuracy_json)
     demo = [text for flag, text in ((run.weights.demo, "weights are random"),
                                     (run.dataset.demo, "labels are PyTorch's own predictions")) if flag]
     caveat = f" (DEMO: {'; '.join(demo)})" if demo else ""
-    print(f"  accuracy: top-1 {values['Top1 accuracy']}, top-5 {values['Top5 accuracy']} "
-          f"on {values['Number of images']} images{caveat}")
+    print(f"  accuracy: top-1 {accuracy.top1}%, top-5 {accuracy.top5}% on {accuracy.images} images{caveat}")
     from ..metric import lowest_classes, read_predictions
 
     rows = read_predictions(run.layout.predictions_csv)
@@ -131,7 +130,7 @@ def labels_sanity_note(run: Run, rows: Sequence["Prediction"]) -> Optional[str]:
 
 def fidelity(run: Run) -> None:
     """The results against PyTorch on the same inputs; an fp32 run fails beyond tolerance."""
-    from ..fidelity import compare_with_pytorch
+    from ..fidelity import FidelityRecord, compare_with_pytorch, write_fidelity_json
 
     out = run.layout.fidelity_json
     selection = fidelity_selection(run)
@@ -140,14 +139,9 @@ def fidelity(run: Run) -> None:
                                   model_aipp_op(run, run.model), precision=run.toolchain.precision,
                                   limit=run.opts.fidelity_images, all_images=run.opts.fidelity_all)
     changes = top1_changes_line(report)
-    record = report.to_dict()
-    from ..imagenet import synsets
-
-    for change in cast(List[Dict[str, Any]], record["top1_changes"]):
-        change.update(reference_name=synsets().name(change["reference"]), result_name=synsets().name(change["result"]))
-    atomic_write_json(out, {**record, "reference": "PyTorch fp32 with numpy AIPP on the same .bin",
-                            "backend": run.toolchain.runtime(run.opts.backend), "selection": selection,
-                            "summary": report.one_line() + (f"; {changes}" if changes else ""), **run.annotations()})
+    write_fidelity_json(out, FidelityRecord(report, run.toolchain.runtime(run.opts.backend), selection,
+                                            report.one_line() + (f"; {changes}" if changes else ""),
+                                            run.annotations()))
     print("  " + report.one_line())
     if changes:
         print(f"  {changes}")
@@ -190,4 +184,6 @@ def fidelity_selection(run: Run) -> str:
 def report_fidelity(run: Run, ran: bool) -> None:
     """The recorded one-line verdict when the step was up to date."""
     if not ran:
-        print("  " + json.loads(run.layout.fidelity_json.read_text())["summary"])
+        from ..fidelity import read_fidelity_json
+
+        print("  " + read_fidelity_json(run.layout.fidelity_json).summary)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import datetime as dt
+import json
 import os
 import shlex
 import shutil
@@ -21,7 +22,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Generic, Mapping, Optional, Sequence, TypeVar
+from typing import Any, Callable, Dict, Generic, List, Mapping, Optional, Sequence, TypeVar
 
 from ..errors import PipelineError
 from ..fileio import atomic_write_json, remove_stale_temps
@@ -80,6 +81,44 @@ class Shell:
         if rc != 0:
             raise PipelineError(f"command failed with exit status {rc}: {' '.join(command.shown[:3])} …")
         return output
+
+
+@dataclass(frozen=True)
+class StepTime:
+    """One step's wall time in ``timings.json``; ``ran`` False: it was up to date and skipped."""
+
+    name: str
+    seconds: float
+    ran: bool
+
+
+@dataclass(frozen=True)
+class Timings:
+    """``.run_infer/timings.json`` read back: when, where, each step's time, and the run's size."""
+
+    date: str
+    machine: str
+    steps: List[StepTime]
+    run: Dict[str, Any]  # images, batch_size, precision, perf_batch_sizes, perf_loop
+
+    def seconds(self, name: str) -> Optional[float]:
+        return next((s.seconds for s in self.steps if s.name == name), None)
+
+
+def read_timings(path: Path) -> Timings:
+    """The one reader of :meth:`Engine.record_timings`'s file; another file is one error naming it."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PipelineError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise PipelineError(f"{path}: not JSON ({exc})") from None
+    try:
+        steps = [StepTime(str(s["name"]), float(s["seconds"]), bool(s["ran"])) for s in doc["steps"]]
+        run = {k: v for k, v in doc.items() if k not in ("date", "machine", "steps")}
+        return Timings(str(doc["date"]), str(doc["machine"]), steps, run)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PipelineError(f"{path}: not the driver's timings record ({type(exc).__name__}: {exc})") from None
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,11 @@ speed relative to fp32 at the same batch size.
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from ..errors import PipelineError
 from ..fileio import atomic_path, atomic_write_json, atomic_write_text
@@ -144,3 +145,50 @@ def write_perf_outputs(
         fig.savefig(tmp, format="png")
     plt.close(fig)
     return json_path, md_path, png_path
+
+
+@dataclass(frozen=True)
+class PerfFigures:
+    """``perf.json`` read back: the chip, each measurement, each precision's drift, and the rest of the record."""
+
+    chip: str
+    records: List[PerfRecord]
+    drift: Dict[str, Drift]
+    meta: Dict[str, Any]  # date, machine, loop, precisions, the run's notes
+
+    def speedups(self) -> Dict[tuple[str, int], float]:
+        """Each record's throughput over fp32's at the same batch size."""
+        return _speedups(self.records)
+
+
+def _typed(cls: Any, record: Mapping[str, Any]) -> Any:
+    """A dataclass from its ``asdict`` record, numbers checked (TypeError or ValueError when they are not)."""
+    values: Dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name not in record:
+            continue
+        value = record[f.name]
+        kind = str(f.type)
+        if value is not None and ("float" in kind or "int" in kind):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{f.name} is not a number")
+            value = int(value) if kind.startswith("int") else float(value)
+        values[f.name] = value
+    return cls(**values)
+
+
+def read_perf_json(path: Path) -> PerfFigures:
+    """The one reader of :func:`write_perf_outputs`'s ``perf.json``; another file is one error naming it."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PipelineError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise PipelineError(f"{path}: not JSON ({exc})") from None
+    try:
+        records = [_typed(PerfRecord, r) for r in doc["results"]]
+        drift = {str(p): _typed(Drift, d) for p, d in dict(doc.get("drift") or {}).items()}
+        meta = {k: v for k, v in doc.items() if k not in ("chip", "results", "drift")}
+        return PerfFigures(str(doc["chip"]), records, drift, meta)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise PipelineError(f"{path}: not the perf step's record ({type(exc).__name__}: {exc})") from None

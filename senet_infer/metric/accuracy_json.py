@@ -97,6 +97,53 @@ def output_path(out_dir: str | os.PathLike[str], json_name: str, result_dir: str
     return path
 
 
+@dataclass(frozen=True)
+class AccuracyRecord:
+    """What an accuracy JSON says, read back: counts, top-k percentages, and the run's annotations."""
+
+    images: int
+    classes: int
+    topk_percent: tuple[float, ...]  # top-1 .. top-k, as written (two decimals)
+    annotations: dict[str, str]
+
+    @property
+    def top1(self) -> float:
+        return self.topk_percent[0]
+
+    @property
+    def top5(self) -> float:
+        return self.topk_percent[min(4, len(self.topk_percent) - 1)]
+
+
+def read_accuracy_json(path: str | os.PathLike[str]) -> AccuracyRecord:
+    """The one reader of :func:`write_accuracy_json`'s file (and of the original script's); another file is one
+    error naming it."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PipelineError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise PipelineError(f"{path}: not JSON ({exc})") from None
+    try:
+        if doc["title"] != JSON_TITLE:
+            raise ValueError(f"title {str(doc['title'])[:40]!r}")
+        values = {str(item["key"]): str(item["value"]) for item in doc["value"]}
+        topk = []
+        for k in range(1, len(values)):
+            text = values.get(f"Top{k} accuracy")
+            if text is None:
+                break
+            topk.append(float(text.rstrip("%")))
+        if not topk:
+            raise ValueError("no 'Top1 accuracy'")
+        record = AccuracyRecord(int(values["Number of images"]), int(values["Number of classes"]), tuple(topk),
+                                {str(k): str(v) for k, v in doc.items() if k not in ("title", "value")})
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise PipelineError(f"{path}: not an accuracy JSON of step 5 ({exc})") from None
+    return record
+
+
 def write_accuracy_json(
     report: MetricReport, path: str | os.PathLike[str], annotations: Mapping[str, str] | None = None
 ) -> Path:

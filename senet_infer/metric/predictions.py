@@ -61,6 +61,8 @@ class Prediction:
     top: tuple[int, ...]
     correct_at_1: bool
     correct_at_5: bool
+    top_names: tuple[str, ...] = ()
+    top_scores: tuple[float, ...] = ()  # the logits of the top classes, as written
 
 
 def read_predictions(path: str | os.PathLike[str]) -> list[Prediction]:
@@ -75,27 +77,40 @@ def read_predictions(path: str | os.PathLike[str]) -> list[Prediction]:
             rows = []
             for number, row in enumerate(reader, start=2):
                 try:
-                    top = tuple(int(row[3 + 3 * k]) for k in range(TOP_K) if row[3 + 3 * k] != "")
-                    rows.append(Prediction(row[0], int(row[1]), row[2], top, row[-2] == "1", row[-1] == "1"))
+                    if len(row) != len(PREDICTION_COLUMNS) or row[-2] not in ("0", "1") or row[-1] not in ("0", "1"):
+                        raise ValueError(row)
+                    present = [k for k in range(TOP_K) if row[3 + 3 * k] != ""]
+                    top = tuple(int(row[3 + 3 * k]) for k in present)
+                    names = tuple(row[4 + 3 * k] for k in present)
+                    scores = tuple(float(row[5 + 3 * k]) for k in present)
+                    rows.append(Prediction(row[0], int(row[1]), row[2], top, row[-2] == "1", row[-1] == "1",
+                                           names, scores))
                 except (ValueError, IndexError):
                     raise PipelineError(f"{path}, line {number}: not a predictions row") from None
     except OSError as exc:
         raise PipelineError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise PipelineError(f"{path}: not a predictions file ({exc})") from None
     return rows
 
 
 @dataclass(frozen=True)
 class ClassAccuracy:
-    """Top-1 accuracy of the images of one class."""
+    """Top-1 (and top-5) accuracy of the images of one class."""
 
     cls: int
     name: str
     images: int
     correct: int
+    correct_at_5: int = 0
 
     @property
     def percent(self) -> float:
         return 100.0 * self.correct / self.images
+
+    @property
+    def percent_at_5(self) -> float:
+        return 100.0 * self.correct_at_5 / self.images
 
     def describe(self) -> str:
         """``class 7 (cock): 1 of 4 images, 25.0 %``."""
@@ -103,15 +118,21 @@ class ClassAccuracy:
         return f"class {self.cls}{named}: {self.correct} of {self.images} images, {self.percent:.1f} %"
 
 
-def lowest_classes(rows: Sequence[Prediction], count: int = 5) -> list[ClassAccuracy]:
-    """The ``count`` classes with the lowest top-1 accuracy (ties: more images first, then class order)."""
-    per_class: dict[int, list[int]] = {}
+def per_class(rows: Sequence[Prediction]) -> list[ClassAccuracy]:
+    """Each labelled class's top-1 and top-5 accuracy, in class order."""
+    tally: dict[int, list[int]] = {}
     names: dict[int, str] = {}
     for row in rows:
-        tally = per_class.setdefault(row.label, [0, 0])
-        tally[0] += 1
-        tally[1] += int(row.correct_at_1)
+        counts = tally.setdefault(row.label, [0, 0, 0])
+        counts[0] += 1
+        counts[1] += int(row.correct_at_1)
+        counts[2] += int(row.correct_at_5)
         names[row.label] = row.label_name
-    found = [ClassAccuracy(cls, names[cls], n, hit) for cls, (n, hit) in per_class.items()]
+    return [ClassAccuracy(cls, names[cls], n, hit1, hit5) for cls, (n, hit1, hit5) in sorted(tally.items())]
+
+
+def lowest_classes(rows: Sequence[Prediction], count: int = 5) -> list[ClassAccuracy]:
+    """The ``count`` classes with the lowest top-1 accuracy (ties: more images first, then class order)."""
+    found = per_class(rows)
     found.sort(key=lambda c: (c.correct / c.images, -c.images, c.cls))
     return found[:count]
