@@ -34,6 +34,8 @@ FAKE_QUANT_SUFFIX = "_fake_quant_model.onnx"
 STATE_DIR = ".run_infer"  # the driver's own records: lock, stamps, timings
 LOCK_NAME = "lock"
 TIMINGS_JSON = "timings.json"  # each step's wall time of the last run
+RUN_RECORD = "run.json"  # the run's command, options, toolchain, versions, machine (the report step writes it)
+REPORT_HTML = "report.html"  # the report page (make_report.py)
 
 
 def model_stem(precision: str, batch: int) -> str:
@@ -164,6 +166,14 @@ class Layout:
     @property
     def timings_json(self) -> Path:
         return self.state_dir / TIMINGS_JSON
+
+    @property
+    def run_record(self) -> Path:
+        return self.state_dir / RUN_RECORD
+
+    @property
+    def report_html(self) -> Path:
+        return self.work / REPORT_HTML
 
     def temp_folders(self) -> List[Path]:
         """The folders the steps write into (where a killed run can leave hidden temporaries)."""

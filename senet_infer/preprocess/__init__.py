@@ -7,7 +7,7 @@ rerun plan; :mod:`.folder`: a whole folder on every core. ``imagenet_torch_prepr
 from __future__ import annotations
 
 from .folder import PreprocessReport, check_destination, is_image_name, list_images, preprocess_folder
-from .outputs import MANIFEST_NAME, OUTPUT_SUFFIX, made_elsewise, manifest_path, output_path
+from .outputs import MANIFEST_NAME, OUTPUT_SUFFIX, made_elsewise, manifest_path, output_path, read_sources
 from .transform import (
            FORMATS,
            RESIZE_MODES,
@@ -24,5 +24,5 @@ from .transform import (
 
 __all__ = ["FORMATS", "MANIFEST_NAME", "OUTPUT_SUFFIX", "RESIZE_MODES", "EvalTransform", "PreprocessReport", "center_crop",
            "check_destination", "is_image_name", "list_images", "load_rgb", "made_elsewise", "manifest_path",
-           "normalize_chw", "output_path", "photo_like_inputs", "preprocess_file", "preprocess_folder", "resize_shorter", "squash_opencv",
-           "transform_image"]
+           "normalize_chw", "output_path", "photo_like_inputs", "preprocess_file", "preprocess_folder", "read_sources",
+           "resize_shorter", "squash_opencv", "transform_image"]

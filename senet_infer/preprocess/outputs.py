@@ -62,6 +62,19 @@ def write_manifest(dst: Path, source: str, transform: EvalTransform, files: dict
     atomic_write_text(manifest_path(dst), head + ', "files": {\n' + body + "\n}}\n")
 
 
+def read_sources(dst: str | Path) -> tuple[Path, list[str], str] | None:
+    """From ``dst``'s record: the source folder, each output's image name (in output order) and the ``--resize``
+    protocol; None when there is no readable record."""
+    record = _read_manifest(Path(dst))
+    if not record or not isinstance(record.get("source"), str) or not isinstance(record.get("files"), dict):
+        return None
+    transform = record.get("transform")
+    resize = str(transform.get("resize", "")) if isinstance(transform, dict) else ""
+    files = record["files"]
+    names = [str(entry["source"]) for entry in files.values() if isinstance(entry, dict) and "source" in entry]
+    return Path(record["source"]), names, resize
+
+
 def made_elsewise(dst: str | Path, src: str | Path, transform: EvalTransform) -> str | None:
     """What ``dst`` was made from when its manifest names another source folder or transform, else None."""
     previous = _read_manifest(Path(dst))
