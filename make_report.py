@@ -29,8 +29,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     out = args.out if args.out is not None else args.work_dir / REPORT_HTML
     result = make_report(args.work_dir, out)
-    missing = f", {result.thumbnails_missing} images gone (grey boxes)" if result.thumbnails_missing else ""
-    print(f"wrote {result.path} ({result.size_bytes / 1e6:.2f} MB, {result.images_scored:,} images scored{missing})")
+    gone = result.thumbnails_missing
+    missing = f", {gone} image{'s' * (gone != 1)} gone (grey boxes)" if gone else ""
+    scored = result.images_scored
+    print(f"wrote {result.path} ({result.size_bytes / 1e6:.2f} MB, {scored:,} image{'s' * (scored != 1)} scored{missing})")
     return 0
 
 

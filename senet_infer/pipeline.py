@@ -9,6 +9,7 @@ with the guide's command line, from the work folder, and prints the command.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
@@ -34,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_options(argv: Optional[Sequence[str]] = None) -> Options:
     """``run_infer.sh``'s command line, parsed and checked."""
-    return Options.from_args(build_parser().parse_args(argv), STEP_NAMES)
+    given = tuple(sys.argv[1:] if argv is None else argv)
+    return dataclasses.replace(Options.from_args(build_parser().parse_args(given), STEP_NAMES), argv=given)
 
 
 def main(argv: Optional[Sequence[str]] = None, repo: Path = REPO) -> int:

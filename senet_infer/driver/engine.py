@@ -20,7 +20,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Generic, List, Mapping, Optional, Sequence, TypeVar
 
@@ -83,6 +83,9 @@ class Shell:
         return output
 
 
+LAST_RAN_KEY = "last_ran"
+
+
 @dataclass(frozen=True)
 class StepTime:
     """One step's wall time in ``timings.json``; ``ran`` False: it was up to date and skipped."""
@@ -100,6 +103,8 @@ class Timings:
     machine: str
     steps: List[StepTime]
     run: Dict[str, Any]  # images, batch_size, precision, perf_batch_sizes, perf_loop
+    # each step's last measured time, from whichever run last ran it: {"seconds", "date", "images"}
+    last_ran: Dict[str, Dict[str, Any]] = field(default_factory=dict)
 
     def seconds(self, name: str) -> Optional[float]:
         return next((s.seconds for s in self.steps if s.name == name), None)
@@ -115,8 +120,10 @@ def read_timings(path: Path) -> Timings:
         raise PipelineError(f"{path}: not JSON ({exc})") from None
     try:
         steps = [StepTime(str(s["name"]), float(s["seconds"]), bool(s["ran"])) for s in doc["steps"]]
-        run = {k: v for k, v in doc.items() if k not in ("date", "machine", "steps")}
-        return Timings(str(doc["date"]), str(doc["machine"]), steps, run)
+        last_ran = {str(k): {"seconds": float(v["seconds"]), "date": str(v["date"]), "images": v.get("images")}
+                    for k, v in dict(doc.get(LAST_RAN_KEY) or {}).items()}
+        run = {k: v for k, v in doc.items() if k not in ("date", "machine", "steps", LAST_RAN_KEY)}
+        return Timings(str(doc["date"]), str(doc["machine"]), steps, run, last_ran)
     except (KeyError, TypeError, ValueError) as exc:
         raise PipelineError(f"{path}: not the driver's timings record ({type(exc).__name__}: {exc})") from None
 
@@ -213,10 +220,18 @@ class Engine(Generic[State]):
     def record_timings(self, run: Mapping[str, object]) -> None:
         """``.run_infer/timings.json``: each step's wall time so far, whether it ran (or was up to date), and the
         run's size, for ``benchmarks/bench_steps.py``."""
-        record = {"date": dt.datetime.now().isoformat(timespec="seconds"),
-                  "machine": f"{cpu_model()}, {os.cpu_count()} cores", **run,
+        date = dt.datetime.now().isoformat(timespec="seconds")
+        try:  # the steps this run did not run keep the time of the run that last did
+            last_ran = dict(read_timings(self.layout.timings_json).last_ran)
+        except PipelineError:
+            last_ran = {}
+        for name, seconds in self.timings.items():
+            if self.ran.get(name, False):
+                last_ran[name] = {"seconds": round(seconds, 3), "date": date, "images": run.get("images")}
+        record = {"date": date, "machine": f"{cpu_model()}, {os.cpu_count()} cores", **run,
                   "steps": [{"name": name, "seconds": round(seconds, 3), "ran": self.ran.get(name, False)}
-                            for name, seconds in self.timings.items()]}
+                            for name, seconds in self.timings.items()],
+                  LAST_RAN_KEY: last_ran}
         atomic_write_json(self.layout.timings_json, record)
 
     def run_step(self, step: Step[State], state: State) -> State:

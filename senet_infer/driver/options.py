@@ -47,6 +47,7 @@ class Options:
     fidelity_all: bool = False
     calib_images: int = DEFAULT_CALIB_IMAGES
     calib_dir: Optional[Path] = None
+    argv: Tuple[str, ...] = ()  # the command line, as given (for the run record)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, step_names: Sequence[str]) -> "Options":

@@ -35,7 +35,10 @@ def package_versions(names: tuple[str, ...] = PACKAGES) -> Dict[str, str]:
     try:
         from importlib.metadata import PackageNotFoundError, version
     except ImportError:  # Python 3.7
-        import pkg_resources
+        try:
+            import pkg_resources  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            return {}
 
         found = {}
         for name in names:

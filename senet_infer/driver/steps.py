@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Dict, Sequence, Tuple
 
-from . import actions, perf
+from . import actions, perf, report
 from .engine import Step, Unit
 from .resolve import calibration_needed, dataset_units, resolve_dataset, resolve_weights
 from .state import Run
@@ -67,6 +67,7 @@ STEPS: Tuple[Step[Run], ...] = (
     Step("metric", units=metric_units, report=actions.report_accuracy),
     Step("fidelity", units=fidelity_units, report=actions.report_fidelity),
     Step("perf", units=perf.perf_units, what=perf.describe),
+    Step("report", units=report.report_units, report=report.announce),
 )
 STEP_NAMES: Tuple[str, ...] = tuple(step.name for step in STEPS)
 

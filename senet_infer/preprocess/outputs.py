@@ -71,8 +71,9 @@ def read_sources(dst: str | Path) -> tuple[Path, list[str], str] | None:
     transform = record.get("transform")
     resize = str(transform.get("resize", "")) if isinstance(transform, dict) else ""
     files = record["files"]
+    assert isinstance(files, dict)
     names = [str(entry["source"]) for entry in files.values() if isinstance(entry, dict) and "source" in entry]
-    return Path(record["source"]), names, resize
+    return Path(str(record["source"])), names, resize
 
 
 def made_elsewise(dst: str | Path, src: str | Path, transform: EvalTransform) -> str | None:

@@ -80,19 +80,18 @@ def throughput_chart(lines: Dict[str, List[Tuple[int, float]]], title: str,
     return _svg_uri(fig)
 
 
-def step_times_chart(steps: Sequence[Tuple[str, float, bool]]) -> str:
-    """Each step's wall time as a horizontal bar; steps that were up to date are grey."""
+def step_times_chart(steps: Sequence[Tuple[str, float, str]]) -> str:
+    """Each step's wall time as a horizontal bar: (name, seconds, note); a note marks a time not of the last run."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 0.35 * len(steps) + 1.0), dpi=100)
-    names = [name for name, _, _ in steps][::-1]
-    seconds = [s for _, s, _ in steps][::-1]
-    colours = ["#4c78a8" if ran else "#bbbbbb" for _, _, ran in steps][::-1]
-    ax.barh(names, seconds, color=colours)
-    top = max(seconds) if seconds else 1.0
-    for i, (value, (_, _, ran)) in enumerate(zip(seconds, list(steps)[::-1])):
-        text = f"{value:.1f} s" + ("" if ran else " (up to date)")
-        ax.annotate(text, (value, i), textcoords="offset points", xytext=(3, -3), fontsize=7)
-    ax.set_xlim(0, top * 1.3 + 0.1)
+    fig, ax = plt.subplots(figsize=(6.4, 0.32 * len(steps) + 1.0), dpi=100)
+    rows = list(steps)[::-1]
+    ax.barh([name for name, _, _ in rows], [s for _, s, _ in rows],
+            color=["#4c78a8" if not note else "#a9c1dc" for _, _, note in rows])
+    top = max([s for _, s, _ in rows] + [0.1])
+    for i, (_, value, note) in enumerate(rows):
+        ax.annotate(f"{value:.1f} s" + (f" ({note})" if note else ""), (value, i), textcoords="offset points",
+                    xytext=(3, -3), fontsize=7)
+    ax.set_xlim(0, top * 1.45)
     ax.set_xlabel("wall time (s)")
     ax.tick_params(axis="y", labelsize=8)
     fig.tight_layout()

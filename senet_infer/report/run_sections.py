@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from ..driver.engine import Timings
 from . import charts
 from .gather import RunOutputs
 from .page import chart, esc, missing, note, section, table
@@ -62,30 +63,44 @@ def performance_section(out: RunOutputs) -> str:
     if timings is None:
         parts.append(missing(".run_infer/timings.json", "run_infer.sh (each step's wall time)"))
     else:
-        steps = [(s.name, s.seconds, s.ran) for s in timings.steps]
         parts.append("<h3>Each step's wall time</h3>")
-        parts.append(chart(charts.step_times_chart(steps), "each step's wall time"))
-        parts.append(f"<p>Recorded {esc(timings.date)} on {esc(timings.machine)}; grey: up to date, skipped.</p>")
-        parts.append(_projection(out))
+        parts.append(chart(charts.step_times_chart(step_times(timings)), "each step's wall time"))
+        parts.append(f"<p>Last run {esc(timings.date)} on {esc(timings.machine)}; light bars: the step was up to "
+                     "date or not chosen in the last run, its time is from the run that last ran it.</p>")
+        parts.append(_projection(timings))
     return section("performance", "Performance", "\n".join(parts))
 
 
-def _projection(out: RunOutputs) -> str:
-    """The infer step's time, projected to the whole validation set."""
-    timings = out.timings
-    assert timings is not None
-    images = timings.run.get("images")
-    seconds = timings.seconds("infer")
-    ran = next((s.ran for s in timings.steps if s.name == "infer"), False)
-    if not isinstance(images, int) or not images or seconds is None:
-        return note("The infer step's time is not in this run's timings: no projection.")
-    if not ran:
-        return note("The infer step was up to date in the last run (its time was not measured): run it again with "
-                    "--force --steps infer for a projection.")
+def step_times(timings: Timings) -> List[Tuple[str, float, str]]:
+    """(step, seconds, note) in the steps table's order: the last run's time where it ran the step, else the time
+    of the run that last did (noted), else the last run's (up to date)."""
+    from ..driver.steps import STEP_NAMES
+
+    last = {s.name: s for s in timings.steps}
+    found = []
+    for name in STEP_NAMES:
+        step = last.get(name)
+        earlier = timings.last_ran.get(name)
+        if step is not None and step.ran:
+            found.append((name, step.seconds, ""))
+        elif earlier is not None:
+            found.append((name, float(earlier["seconds"]), f"run of {earlier['date']}"))
+        elif step is not None:
+            found.append((name, step.seconds, "up to date"))
+    return found
+
+
+def _projection(timings: Timings) -> str:
+    """The infer step's last measured time, projected to the whole validation set."""
+    infer = timings.last_ran.get("infer")
+    if infer is None or not isinstance(infer.get("images"), int) or not infer["images"]:
+        return note("No measured time of the infer step in this work folder: no projection to 50,000 images.")
+    seconds, images = float(infer["seconds"]), int(infer["images"])
     rate = images / seconds
     return (f'<p id="projection">The infer step took {seconds:.1f} s for {images:,} images ({rate:.1f} images/s, '
-            f"file I/O and model load included): about <b>{esc(_duration(FULL_SET / rate))}</b> for the "
-            f"{FULL_SET:,} images of the ImageNet validation set at this speed.</p>")
+            f"file I/O and model load included; run of {esc(infer['date'])}): about "
+            f"<b>{esc(_duration(FULL_SET / rate))}</b> for the {FULL_SET:,} images of the ImageNet validation set "
+            "at this speed.</p>")
 
 
 def _kv(record: Dict[str, object], key: str) -> Optional[object]:

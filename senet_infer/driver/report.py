@@ -1,0 +1,66 @@
+"""The report step: the run's record (``.run_infer/run.json``), then ``make_report.py`` → ``./report.html``.
+
+It reads every file the steps before it wrote; a file a partial run lacks is a section that says which step
+makes it. It runs whenever any of them changed, the step timings included, so the page is always the last run's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, Dict, Sequence
+
+from ..fileio import list_inputs
+from .engine import Unit
+from .run_record import describe_run, write_run_record
+from .state import Run
+
+PREPARE_MANIFEST = ".prepare_imagenet.json"  # imagenet_prep's record beside val_union/
+
+
+def _dataset(run: Run) -> Dict[str, Any]:
+    """The dataset in the run record: its folders, counts, and where it was prepared from."""
+    data = run.dataset
+    record: Dict[str, Any] = {"images": data.images, "labels": data.labels, "demo": data.demo}
+    if data.images.is_dir():
+        record["image_files"] = len(list_inputs(data.images, (".jpeg", ".jpg", ".png")))
+    try:
+        record["labelled_images"] = sum(1 for line in data.labels.read_text(encoding="utf-8").splitlines() if line.strip())
+    except (OSError, UnicodeDecodeError):
+        pass
+    try:
+        prepared = json.loads((data.images.parent / PREPARE_MANIFEST).read_text(encoding="utf-8"))
+        record["prepared_from"] = f"{prepared.get('source')} ({prepared.get('layout')}; labels: {prepared.get('labels')})"
+    except (OSError, ValueError, AttributeError):
+        pass
+    return record
+
+
+def record_run(run: Run) -> None:
+    """Write ``.run_infer/run.json``: what the report's "The run" section shows."""
+    toolchain = run.toolchain
+    kind = "the vendor's (atc + ais_bench)" if toolchain.ascend else "the portable one (aipp_convert.py + ais_infer.py)"
+    options = {f.name: getattr(run.opts, f.name) for f in dataclasses.fields(run.opts) if f.name != "argv"}
+    write_run_record(run.layout.run_record, describe_run(
+        argv=list(run.opts.argv), options=options, repo=run.scripts.repo, toolchain=kind,
+        runtime=toolchain.runtime(run.opts.backend), checkpoint=run.weights.path, demo_weights=run.weights.demo,
+        dataset=_dataset(run)))
+
+
+def make(run: Run) -> None:
+    record_run(run)
+    out = run.layout.report_html
+    run.shell.run(run.scripts.command("make_report.py", ["--work-dir", "./", "--out", run.rel(out)]))
+
+
+def report_units(run: Run) -> Sequence[Unit]:
+    layout = run.layout
+    reads = [p for p in (layout.accuracy_json, layout.predictions_csv, layout.fidelity_json, layout.perf_outputs[0],
+                         layout.result_summary, layout.timings_json, run.dataset.images) if p.exists()]
+    return [Unit("report", reads, [layout.report_html], {"notes": run.annotations()}, lambda: make(run))]
+
+
+def announce(run: Run, ran: bool) -> None:
+    """Where the page is."""
+    print(f"  open {Path(run.layout.report_html).resolve().as_uri()}")
