@@ -9,10 +9,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from conftest import load_script, run_in_process
 from report_fakes import image_name, make_run, write_vendor_summary
 
+from conftest import load_script, run_in_process
 from senet_infer.report.references import verdict
 from senet_infer.report.run_sections import isa_words
 from senet_infer.report.sections import confusions, evenly
