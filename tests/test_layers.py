@@ -29,7 +29,9 @@ LAYERS: Dict[str, Set[str]] = {
               "preprocess.transform", "quantize"},
     "driver": {"driver", "driver.layout", "driver.workdir", "driver.perf_report", "driver.ascend_host",
                "driver.toolchain", "driver.options", "driver.engine", "driver.state", "driver.resolve",
-               "driver.actions", "driver.perf", "driver.steps", "pipeline"},
+               "driver.actions", "driver.perf", "driver.run_record", "driver.report", "driver.steps", "pipeline"},
+    "report": {"report", "report.gather", "report.references", "report.page", "report.charts", "report.thumbs",
+               "report.sections", "report.run_sections"},
 }
 ORDER = list(LAYERS)
 

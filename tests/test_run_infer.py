@@ -518,3 +518,36 @@ def test_imagenet_source_is_prepared_scored_with_class_names_and_skipped_when_up
 
     refused = run_infer(work, "--imagenet", str(source), "--data-dir", str(source), *SMOKE)
     assert refused.returncode == 2 and "--imagenet writes <work>/dataset/ImageNet itself" in refused.stderr
+
+
+def test_the_report_page_renders_in_a_real_browser_and_agrees_with_the_run(smoke_run, tmp_path: Path) -> None:
+    """The last step's page, opened from file:// in headless Chromium: every section, no console error, no
+    request out of the file, every image decoded, a screenshot that is not blank, and the run's own figures."""
+    from browser import blank, open_page
+
+    from senet_infer.fidelity import read_fidelity_json
+    from senet_infer.metric import read_accuracy_json, read_predictions
+
+    work, proc = smoke_run
+    page_path = work / "report.html"
+    assert f"open {page_path.resolve().as_uri()}" in proc.stdout
+    shot = tmp_path / "report.png"
+    with open_page(page_path, shot) as (visit, _):
+        pass
+    assert visit.section_ids == ["headline", "classes", "examples", "fidelity", "performance", "run"]
+    assert visit.errors == [] and [m for m in visit.console if m[0] in ("error", "warning")] == []
+    assert [url for url in visit.requests if not url.startswith("data:")] == [page_path.resolve().as_uri()]
+    assert visit.images and all(i["complete"] and i["width"] > 0 for i in visit.images), visit.images
+    thumbs = [i for i in visit.images if i["cls"] == "thumb"]
+    assert thumbs and max(max(i["width"], i["height"]) for i in thumbs) <= 128
+    assert not blank(shot)
+
+    accuracy = read_accuracy_json(work / "accuracy_result.json")
+    rows = read_predictions(work / "predictions.csv")
+    fidelity = read_fidelity_json(work / "fidelity.json")
+    text = visit.text
+    assert f"top-1\n{accuracy.top1:.2f} %" in text and f"images scored\n{accuracy.images}" in text
+    assert accuracy.images == len(rows) == 8
+    assert f"{len({r.label for r in rows})} classes present, {len(rows)} images" in text
+    assert "accuracy from demo weights means nothing" in text
+    assert f"{100 * fidelity.agreement.top1_agreement:.2f}" in text and fidelity.backend in text

@@ -37,7 +37,7 @@ def render(out: RunOutputs, made: dt.datetime) -> tuple[str, Thumbnails]:
     thumbs = Thumbnails(out.thumbnail_source)
     sections = [headline(out), classes_section(out, thumbs), examples_section(out, thumbs),
                 fidelity_section(out, thumbs), performance_section(out), run_section(out, made)]
-    subtitle = f"Work folder {out.work}; made {made.isoformat(timespec='seconds')} from the run's own files."
+    subtitle = f"Work folder {out.work.resolve()}; made {made.isoformat(timespec='seconds')} from the run's own files."
     return document(TITLE, subtitle, banner(out), sections), thumbs
 
 
