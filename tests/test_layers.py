@@ -23,13 +23,13 @@ LAYERS: Dict[str, Set[str]] = {
               "backends.onnxruntime", "backends.openvino", "backends.select", "convert", "export", "fidelity",
               "imagenet_prep", "imagenet_prep.build", "imagenet_prep.label_sources", "imagenet_prep.layout",
               "imagenet_prep.plan", "infer", "infer.devices", "infer.flight", "infer.inputs", "infer.load",
-              "infer.om", "infer.options", "infer.outputs", "infer.run", "infer.summary", "metric",
+              "infer.om", "infer.args", "infer.outputs", "infer.run", "infer.publish", "metric",
               "metric.accuracy_json", "metric.evaluate", "metric.predictions", "metric.ranking", "metric.results",
               "model", "modelmeta", "onnxgraph", "preprocess", "preprocess.folder", "preprocess.outputs",
               "preprocess.transform", "quantize"},
-    "driver": {"driver", "driver.layout", "driver.workdir", "driver.perf_report", "driver.ascend_host",
+    "driver": {"driver", "driver.paths", "driver.workdir", "driver.perf_outputs", "driver.ascend_host",
                "driver.toolchain", "driver.options", "driver.engine", "driver.state", "driver.resolve",
-               "driver.actions", "driver.perf", "driver.steps", "pipeline"},
+               "driver.actions", "driver.perf", "driver.steps", "driver.main"},
 }
 ORDER = list(LAYERS)
 
