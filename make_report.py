@@ -18,7 +18,7 @@ from typing import Optional, Sequence
 
 # senet_infer checks the Python version first; this file parses on 3.6 so that its one-line message shows
 from senet_infer.cli import run_main
-from senet_infer.driver.layout import REPORT_HTML
+from senet_infer.driver.paths import REPORT_HTML
 from senet_infer.report import make_report
 
 

@@ -52,14 +52,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     annotations = metric.collect_annotations(args.annotate)
     out_path = metric.output_path(args.out_dir, args.json_name, args.result_dir)
-    report = metric.evaluate(args.result_dir, args.label_file, num_classes=args.num_classes,
-                             allow_missing=args.allow_missing, use_summary=not args.ignore_summary,
-                             workers=args.workers, predictions=args.predictions)
+    accuracy = metric.evaluate(args.result_dir, args.label_file, num_classes=args.num_classes,
+                               allow_missing=args.allow_missing, use_summary=not args.ignore_summary,
+                               workers=args.workers, predictions=args.predictions)
     prog = os.path.basename(sys.argv[0])
-    for warning in report.warnings:
+    for warning in accuracy.warnings:
         print(f"{prog}: warning: {warning}", file=sys.stderr)
-    metric.write_accuracy_json(report, out_path, annotations)
-    print(report.summary_line())
+    metric.write_accuracy_json(accuracy, out_path, annotations)
+    print(accuracy.summary_line())
     return 0
 
 

@@ -16,11 +16,11 @@ from PIL import Image
 
 from senet_infer.agreement import Agreement
 from senet_infer.driver.engine import Engine
-from senet_infer.driver.layout import Layout
-from senet_infer.driver.perf_report import Drift, PerfRecord, write_perf_outputs
+from senet_infer.driver.paths import Paths
+from senet_infer.driver.perf_outputs import Drift, PerfRecord, write_perf_outputs
 from senet_infer.fidelity import FidelityRecord, write_fidelity_json
 from senet_infer.fileio import write_result
-from senet_infer.metric import MetricReport, write_accuracy_json, write_predictions
+from senet_infer.metric import Accuracy, write_accuracy_json, write_predictions
 from senet_infer.metric.ranking import label_ranks
 from senet_infer.preprocess import EvalTransform
 from senet_infer.preprocess.outputs import write_manifest
@@ -59,29 +59,29 @@ def write_images(folder: Path, names: Sequence[str], distinct: int = 8) -> None:
 def make_run(work: Path, labels: Sequence[int], answers: Sequence[int], *, images: bool = True,
              accuracy: bool = True, predictions: bool = True, fidelity: bool = True, perf: bool = True,
              timings: bool = True, results: bool = False, notes: dict[str, str] | None = None,
-             resize: str = "shorter") -> Layout:
+             resize: str = "shorter") -> Paths:
     """A work folder as a run with these planted answers leaves it; each output can be left out."""
-    layout = Layout(work)
+    paths = Paths(work)
     work.mkdir(parents=True, exist_ok=True)
     names = [image_name(i) for i in range(len(labels))]
     logits = planted_logits(labels, answers)
     targets = np.asarray(labels, np.int64)
     ranks = label_ranks(logits, targets)
-    source = layout.imagenet / "val_union"
+    source = paths.imagenet / "val_union"
     if images:
         write_images(source, names)
-        (layout.imagenet / "val_label.txt").write_text("".join(f"{n} {c}\n" for n, c in zip(names, labels)))
-        write_manifest(layout.bin_dir, str(source), EvalTransform(resize=resize),
+        (paths.imagenet / "val_label.txt").write_text("".join(f"{n} {c}\n" for n, c in zip(names, labels)))
+        write_manifest(paths.bin_dir, str(source), EvalTransform(resize=resize),
                        {f"{Path(n).stem}.bin": {"source": n, "size": 1, "mtime_ns": 1} for n in names})
     if results:
-        layout.result_dir.mkdir(parents=True, exist_ok=True)
+        paths.result_dir.mkdir(parents=True, exist_ok=True)
         for name, row in zip(names, logits):
-            write_result(layout.result_dir / f"{Path(name).stem}_0.txt", row, "TXT")
+            write_result(paths.result_dir / f"{Path(name).stem}_0.txt", row, "TXT")
     if predictions:
-        write_predictions(layout.predictions_csv, names, targets, logits, ranks)
+        write_predictions(paths.predictions_csv, names, targets, logits, ranks)
     if accuracy:
         hits = tuple(int((ranks < k).sum()) for k in range(1, 6))
-        write_accuracy_json(MetricReport(len(names), len(names), CLASSES, hits), layout.accuracy_json, notes)
+        write_accuracy_json(Accuracy(len(names), len(names), CLASSES, hits), paths.accuracy_json, notes)
     if fidelity:
         reference = logits.copy()
         changed = list(range(0, len(labels), max(1, len(labels) // 3)))[:3]
@@ -89,7 +89,7 @@ def make_run(work: Path, labels: Sequence[int], answers: Sequence[int], *, image
             reference[i, (int(answers[i]) + 1) % CLASSES] = 20.0
         agreement = Agreement.from_logits(logits, reference, tolerance=1e-4, subject="fidelity vs PyTorch fp32",
                                           enforced=False, precision="int8", names=[Path(n).stem for n in names])
-        write_fidelity_json(layout.fidelity_json, FidelityRecord(agreement, "openvino", "fidelity on all images",
+        write_fidelity_json(paths.fidelity_json, FidelityRecord(agreement, "openvino", "fidelity on all images",
                                                                  agreement.one_line(), dict(notes or {})))
     if perf:
         records = [PerfRecord(b, t, 1000.0 * b / t, "openvino", p) for p, rate in (("fp32", 20.0), ("int8", 60.0))
@@ -101,18 +101,18 @@ def make_run(work: Path, labels: Sequence[int], answers: Sequence[int], *, image
         engine: Engine[object] = Engine(work, [], [])
         engine.timings = {"weights": 0.2, "dataset": 0.1, "preprocess": 3.0, "infer": 12.5, "metric": 0.5}
         engine.ran = {"preprocess": True, "infer": True, "metric": True}
-        layout.state_dir.mkdir(exist_ok=True)
+        paths.state_dir.mkdir(exist_ok=True)
         engine.record_timings({"images": len(labels)})
-    return layout
+    return paths
 
 
-def write_vendor_summary(layout: Layout, count: int) -> None:
+def write_vendor_summary(paths: Paths, count: int) -> None:
     """``result_summary.json`` as the vendor's ais_bench writes it (no project keys), listing every result."""
     from senet_infer.fileio import atomic_write_json
 
     stats = {"min": 1.0, "max": 1.0, "mean": 1.0, "median": 1.0, "percentile(99%)": 1.0, "count": 1}
     files = {str(i): {"infiles": [f"data/ImageNet_bin/{Path(image_name(i)).stem}.bin"],
                       "outfiles": [f"result/{Path(image_name(i)).stem}_0.txt"]} for i in range(count)}
-    atomic_write_json(layout.result_summary, {"filesinfo": files, "NPU_compute_time": stats, "H2D_latency": stats,
+    atomic_write_json(paths.result_summary, {"filesinfo": files, "NPU_compute_time": stats, "H2D_latency": stats,
                                               "D2H_latency": stats, "throughput": 32000.0,
                                               "args": ["ais_bench", "--model", "./se_resnet50_fp16_bs32.om"]})

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from senet_infer import pipeline
 from senet_infer.agreement import Agreement
+from senet_infer.driver.actions import labels_sanity_note, top1_changes_line
 from senet_infer.metric import Prediction, lowest_classes
 
 
@@ -19,14 +19,14 @@ def predictions(count: int, correct: int) -> list[Prediction]:
 
 def test_chance_level_top1_with_real_weights_points_at_the_label_order() -> None:
     real, demo = SimpleNamespace(demo_weights=False), SimpleNamespace(demo_weights=True)
-    note = pipeline.labels_sanity_note(real, predictions(500, 4))  # 0.8 %
+    note = labels_sanity_note(real, predictions(500, 4))  # 0.8 %
     assert note is not None
     for needle in ("0.80 % on 500 images", "fidelity step passes", "weights", "ILSVRC2012_ID", "ImageFolder",
                    "prepare_imagenet.py"):
         assert needle in note, needle
-    assert pipeline.labels_sanity_note(real, predictions(500, 5)) is None  # 1 %: not chance level
-    assert pipeline.labels_sanity_note(real, predictions(499, 0)) is None  # too few images to say
-    assert pipeline.labels_sanity_note(demo, predictions(500, 0)) is None  # random weights: chance is expected
+    assert labels_sanity_note(real, predictions(500, 5)) is None  # 1 %: not chance level
+    assert labels_sanity_note(real, predictions(499, 0)) is None  # too few images to say
+    assert labels_sanity_note(demo, predictions(500, 0)) is None  # random weights: chance is expected
 
 
 def test_fidelity_names_the_classes_whose_top1_changed() -> None:
@@ -38,9 +38,9 @@ def test_fidelity_names_the_classes_whose_top1_changed() -> None:
                                    names=["a", "b", "c", "d"])
     assert report.top1_changes == (("c", 7, 999),)
     assert report.to_dict()["top1_changes"] == [{"image": "c", "reference": 7, "result": 999}]
-    line = pipeline.top1_changes_line(report)
+    line = top1_changes_line(report)
     assert line == "top-1 changed on 1 of 4 images (PyTorch -> results): c: cock (7) -> toilet tissue (999)"
-    assert pipeline.top1_changes_line(Agreement.from_logits(reference, reference, tolerance=1e-4, subject="x")) is None
+    assert top1_changes_line(Agreement.from_logits(reference, reference, tolerance=1e-4, subject="x")) is None
 
 
 def test_lowest_classes_are_the_weakest_with_their_names() -> None:

@@ -10,7 +10,7 @@ from typing import Dict, List, Sequence
 import pytest
 
 from senet_infer.driver.engine import Engine, Step, Unit
-from senet_infer.driver.layout import Layout
+from senet_infer.driver.paths import Paths
 from senet_infer.errors import PipelineError
 
 
@@ -79,7 +79,7 @@ def test_steps_run_in_order_then_are_skipped_when_up_to_date(work: Path, capsys)
     out = capsys.readouterr().out
     assert "[2/5] resolve" in out and "[3/5] a" in out and "[5/5] c done in" in out
     assert "  reads ./a.out, writes ./c.pre" not in out and "  reads ./b.out, writes ./c.out" in out  # the own unit's
-    assert {p.name for p in Layout(work).state_dir.iterdir()} >= {"a.json", "b.json", "c_pre.json", "c.json"}
+    assert {p.name for p in Paths(work).state_dir.iterdir()} >= {"a.json", "b.json", "c_pre.json", "c.json"}
 
     assert run(work).ran == []
     out = capsys.readouterr().out
@@ -120,11 +120,11 @@ def test_options_are_part_of_the_stamp(work: Path) -> None:
 def test_a_failing_step_stops_the_run_with_its_name_and_leaves_no_stamp(work: Path, capsys) -> None:
     with pytest.raises(PipelineError, match="step b failed: b broke"):
         run(work, fail=["b"])
-    assert not Layout(work).stamp("b").exists() and Layout(work).stamp("a").exists()
-    timings = json.loads(Layout(work).timings_json.read_text())
+    assert not Paths(work).stamp("b").exists() and Paths(work).stamp("a").exists()
+    timings = json.loads(Paths(work).timings_json.read_text())
     assert [s["name"] for s in timings["steps"]] == ["resolve", "a"] and timings["size"] == 1
     assert timings["steps"][1]["ran"] is True and timings["steps"][0]["ran"] is False
-    assert json.loads(Layout(work).lock.read_text())["running"] is False  # a failed run is a finished one
+    assert json.loads(Paths(work).lock.read_text())["running"] is False  # a failed run is a finished one
     capsys.readouterr()
     assert run(work).ran == ["b", "c_pre", "c"]  # resumed where it stopped
     assert "previous run was interrupted" not in capsys.readouterr().out
@@ -136,7 +136,7 @@ def test_a_unit_that_writes_nothing_fails(work: Path) -> None:
     engine.start()
     with pytest.raises(PipelineError, match="never: a finished without writing it"):
         engine.execute(Toy(work), lambda t: {})
-    assert not Layout(work).stamp("a").exists()
+    assert not Paths(work).stamp("a").exists()
 
 
 def test_owned_outputs_are_cleared_before_the_action(work: Path) -> None:
@@ -166,16 +166,16 @@ def test_steps_not_chosen_are_left_out_but_always_steps_run(work: Path, capsys) 
 
 def interrupted_in(work: Path, step: str) -> None:
     """What a run killed during ``step`` leaves: the lock's record still running, a hidden temporary."""
-    layout = Layout(work)
-    layout.state_dir.mkdir(exist_ok=True)
+    paths = Paths(work)
+    paths.state_dir.mkdir(exist_ok=True)
     record = {"pid": 999999, "host": "h", "started": "2020-01-01T00:00:00", "step": step, "running": True}
-    layout.lock.write_text(json.dumps(record))
+    paths.lock.write_text(json.dumps(record))
     (work / ".a.out.1234abcd.tmp").write_text("half")
 
 
 def test_a_killed_run_is_reported_and_its_step_redone(work: Path, capsys) -> None:
     run(work)
-    Layout(work).stamp("b").unlink()  # killed during b: its stamp was cleared before it started
+    Paths(work).stamp("b").unlink()  # killed during b: its stamp was cleared before it started
     interrupted_in(work, "b")
     capsys.readouterr()
     assert run(work).ran == ["b", "c"]
@@ -185,7 +185,7 @@ def test_a_killed_run_is_reported_and_its_step_redone(work: Path, capsys) -> Non
     assert "removed 1 temporary file(s) left by an interrupted run" in out
     assert "the previous run was interrupted during this step: redoing it (it keeps nothing)" in out
     assert not (work / ".a.out.1234abcd.tmp").exists()
-    assert json.loads(Layout(work).lock.read_text())["running"] is False
+    assert json.loads(Paths(work).lock.read_text())["running"] is False
 
 
 def test_a_run_killed_after_its_step_finished_skips_it_and_says_so(work: Path, capsys) -> None:

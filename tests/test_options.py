@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from senet_infer.driver.main import main, parse_options
 from senet_infer.errors import PipelineError
-from senet_infer.pipeline import main, parse_options
 
 
 def test_options_are_parsed_once_into_a_typed_record(tmp_path: Path) -> None:

@@ -40,7 +40,7 @@ def pyenv_python(version_prefix: str) -> str | None:
 # --- the version check ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [[script, "--help"] for script in STEP_SCRIPTS] + [["-m", "senet_infer.pipeline"]],
+@pytest.mark.parametrize("command", [[script, "--help"] for script in STEP_SCRIPTS] + [["-m", "senet_infer.driver.main"]],
                          ids=lambda c: c[-1] if c[0] == "-m" else c[0])
 def test_python_36_gets_one_clear_line(command: list[str]) -> None:
     python = pyenv_python("3.6")

@@ -153,9 +153,9 @@ def test_a_partial_run_says_which_step_makes_each_missing_input(tmp_path: Path) 
 
 
 def test_the_guides_by_hand_folder_is_scored_with_step_5s_code(tmp_path: Path) -> None:
-    layout = make_run(tmp_path, LABELS, ANSWERS, accuracy=False, predictions=False, fidelity=False, perf=False,
+    paths = make_run(tmp_path, LABELS, ANSWERS, accuracy=False, predictions=False, fidelity=False, perf=False,
                       timings=False, results=True)
-    write_vendor_summary(layout, len(LABELS))
+    write_vendor_summary(paths, len(LABELS))
     report(tmp_path)
     page = page_of(tmp_path)
     top1 = 100 * sum(a == b for a, b in zip(LABELS, ANSWERS)) / len(LABELS)

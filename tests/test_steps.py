@@ -1,5 +1,5 @@
 """The driver's steps in this process, on a fake shell: what each step resolves, the commands it gives the
-toolchain (vendor or portable) and the units it makes. ``pipeline.main`` runs for real; only the commands are
+toolchain (vendor or portable) and the units it makes. ``driver.main`` runs for real; only the commands are
 stand-ins, answered by :class:`FakeShell` the way the tools would answer."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from conftest import REPO, run_in_process
-from senet_infer import pipeline
+from senet_infer.driver import main as driver
 from senet_infer.driver.engine import Shell
-from senet_infer.driver.layout import Layout
+from senet_infer.driver.paths import Paths
 from senet_infer.driver.state import Dataset, Run
 from senet_infer.driver.toolchain import Command, PortableToolchain, Scripts, Toolchain
 from senet_infer.errors import PipelineError
@@ -97,17 +97,17 @@ def main_in_process(monkeypatch: pytest.MonkeyPatch, work: Path, *argv: str) -> 
     """``run_infer.sh argv`` in this process, its commands answered by a :class:`FakeShell`."""
     shell = FakeShell(work.resolve())
     monkeypatch.setattr("senet_infer.driver.state.Shell", lambda _work: shell)
-    assert pipeline.main(["--work-dir", str(work), *argv]) == 0
+    assert driver.main(["--work-dir", str(work), *argv]) == 0
     return shell
 
 
 def make_run(work: Path, *argv: str, toolchain: Optional[Callable[[Scripts], Toolchain]] = None) -> Run:
     """A run's state as the weights and dataset steps leave it, without running them."""
-    opts = pipeline.parse_options(["--work-dir", str(work), *argv])
+    opts = driver.parse_options(["--work-dir", str(work), *argv])
     scripts = Scripts(REPO, opts.work, sys.executable)
     chain = (toolchain(scripts) if toolchain else
              PortableToolchain(scripts, opts.batch_size, precision=opts.precision, backend=opts.backend, soc_version=None))
-    return Run(opts, Layout(opts.work), scripts, chain, FakeShell(opts.work))
+    return Run(opts, Paths(opts.work), scripts, chain, FakeShell(opts.work))
 
 
 # -- resolve steps ----------------------------------------------------------------------------------
@@ -176,7 +176,7 @@ def test_the_work_folders_aipp_config_is_placed_once_never_overwritten(tmp_path:
 
     run = make_run(tmp_path)
     place_aipp_config(run, REPO)
-    config = run.layout.aipp_config
+    config = run.paths.aipp_config
     assert config.read_bytes() == (REPO / "aipp_SE_ResNet50_pth.config").read_bytes()
     assert "copied the project's aipp_SE_ResNet50_pth.config to ./aipp_SE_ResNet50_pth.config" in capsys.readouterr().out
     config.write_text("# edited\n")
@@ -185,12 +185,12 @@ def test_the_work_folders_aipp_config_is_placed_once_never_overwritten(tmp_path:
 
 
 def test_bad_step_name_and_failing_step(tmp_path: Path, demo_checkpoint: Path) -> None:
-    proc = run_in_process(pipeline.main, "--work-dir", tmp_path, "--steps", "metric,bogus", prog="run_infer.sh",
+    proc = run_in_process(driver.main, "--work-dir", tmp_path, "--steps", "metric,bogus", prog="run_infer.sh",
                           check=False)
     assert proc.returncode == 2 and "unknown step(s) bogus" in proc.stderr
     images = tmp_path / "imgs"
     images.mkdir()
-    proc = run_in_process(pipeline.main, "--work-dir", tmp_path, "--checkpoint", demo_checkpoint, "--data-dir", images,
+    proc = run_in_process(driver.main, "--work-dir", tmp_path, "--checkpoint", demo_checkpoint, "--data-dir", images,
                           prog="run_infer.sh", check=False)
     assert proc.returncode == 2
     assert "step dataset failed" in proc.stderr and "val_label.txt: label file not found" in proc.stderr
@@ -201,7 +201,7 @@ def test_work_folder_aipp_config_is_used_not_overwritten(tmp_path: Path, demo_ch
     config = tmp_path / "aipp_SE_ResNet50_pth.config"
     text = (REPO / "aipp_SE_ResNet50_pth.config").read_text().replace("crop_size_w: 224", "crop_size_w: 250")
     config.write_text(text)
-    proc = run_in_process(pipeline.main, "--work-dir", tmp_path, "--checkpoint", demo_checkpoint, "--demo-images", "2",
+    proc = run_in_process(driver.main, "--work-dir", tmp_path, "--checkpoint", demo_checkpoint, "--demo-images", "2",
                           "--steps", "dataset", prog="run_infer.sh", check=False)
     assert proc.returncode == 2
     assert "step dataset failed" in proc.stderr and "aipp_SE_ResNet50_pth.config:" in proc.stderr

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
+from senet_infer.driver.main import build_parser, parse_options
 from senet_infer.driver.toolchain import AscendToolchain, PortableToolchain, Scripts
 from senet_infer.errors import PipelineError
-from senet_infer.pipeline import build_parser, parse_options
 
 
 def toolchains(work: Path) -> tuple[AscendToolchain, PortableToolchain]:

@@ -1,4 +1,4 @@
-"""The guide's steps 1-5, int8 calibration and the fidelity check: each step's units and what it reports.
+"""The guide's steps 1-5, int8 calibration and the fidelity check: each step's units and the figures it prints.
 
 Each function receives the :class:`~.state.Run` the steps before it resolved; the table that orders them is
 :data:`.steps.STEPS`.
@@ -28,7 +28,7 @@ def preprocess(run: Run) -> None:
     from another image folder is redone (``--force``) rather than refused."""
     from ..preprocess import EvalTransform, made_elsewise
 
-    bin_dir, images = run.layout.bin_dir, run.dataset.images
+    bin_dir, images = run.paths.bin_dir, run.dataset.images
     other = made_elsewise(bin_dir, images, EvalTransform())
     if other is not None:
         print(f"  {run.rel(bin_dir)} was made from {other}: redoing it")
@@ -39,14 +39,14 @@ def preprocess(run: Run) -> None:
 
 def export(run: Run) -> None:
     """Step 2: the checkpoint to the dynamic-batch ONNX model."""
-    run.shell.run(run.scripts.command("SE_ResNet50_pth2onnx.py", [run.rel(run.weights.path), run.rel(run.layout.dynamic_onnx)]))
+    run.shell.run(run.scripts.command("SE_ResNet50_pth2onnx.py", [run.rel(run.weights.path), run.rel(run.paths.dynamic_onnx)]))
 
 
 def calibrate_unit(run: Run, skipped: str = "up to date, skipped") -> Unit:
     """AMCT's calibration (the calibrate step, and the perf step when it measures int8 on a run at another
     precision)."""
     plan = run.calibration()
-    return Unit("calibrate", [run.layout.dynamic_onnx, plan.source],
+    return Unit("calibrate", [run.paths.dynamic_onnx, plan.source],
                 [run.toolchain.deploy_model, run.toolchain.fake_quant_model],
                 {"images": [p.name for p in plan.images], "batch": plan.batch, "batch_num": plan.batch_num,
                  "ascend": run.toolchain.ascend},
@@ -56,7 +56,7 @@ def calibrate_unit(run: Run, skipped: str = "up to date, skipped") -> Unit:
 def calibrate(run: Run, plan: Calibration) -> None:
     """AMCT's calibration: the chosen images through step 1 as float32 model input, then the quantizer on step 2's
     model (``amct_onnx calibration`` on Ascend, ``amct_calibrate.py`` elsewhere, the same flags)."""
-    links, calib_bin = run.layout.calib_images, run.layout.calib_bin
+    links, calib_bin = run.paths.calib_images, run.paths.calib_bin
     if links.is_dir():
         shutil.rmtree(links)
     links.mkdir(parents=True)
@@ -73,14 +73,14 @@ def convert_unit(run: Run, batch: int, *, precision: Optional[str] = None, check
     toolchain = run.toolchain
     precision = precision or toolchain.precision
     key = f"convert_bs{batch}" if precision == toolchain.precision else f"convert_{precision}_bs{batch}"
-    return Unit(key, [toolchain.source_model(precision), run.layout.aipp_config], [toolchain.model_path(batch, precision)],
+    return Unit(key, [toolchain.source_model(precision), run.paths.aipp_config], [toolchain.model_path(batch, precision)],
                 {"batch": batch, **toolchain.convert_options(precision)},
                 lambda: run.shell.run(toolchain.convert_command(batch, precision=precision, check=check)), skipped=skipped)
 
 
 def infer(run: Run) -> None:
     """Step 4: one TXT result per .bin into ./result (emptied first), and the runner's summary."""
-    run.shell.run(run.toolchain.infer_command(run.layout.bin_dir, run.annotate_flags()))
+    run.shell.run(run.toolchain.infer_command(run.paths.bin_dir, run.annotate_flags()))
     summary = run.toolchain.infer_summary()
     if summary is not None and not summary.is_file():
         raise PipelineError(f"{summary}: inference wrote no summary")
@@ -88,24 +88,24 @@ def infer(run: Run) -> None:
 
 def metric(run: Run) -> None:
     """Step 5: top-1/top-5 of ./result against the labels."""
-    layout = run.layout
-    args = [run.rel(layout.result_dir) + "/", run.rel(run.dataset.labels), "./", layout.accuracy_json.name,
-            "--predictions", run.rel(layout.predictions_csv)]
+    paths = run.paths
+    args = [run.rel(paths.result_dir) + "/", run.rel(run.dataset.labels), "./", paths.accuracy_json.name,
+            "--predictions", run.rel(paths.predictions_csv)]
     run.shell.run(run.scripts.command("vision_metric_ImageNet.py", args).plus(run.annotate_flags()))
 
 
-def report_accuracy(run: Run, ran: bool) -> None:
+def print_accuracy(run: Run, ran: bool) -> None:
     """One line with the accuracy (also when the step was up to date)."""
     from ..metric import read_accuracy_json
 
-    accuracy = read_accuracy_json(run.layout.accuracy_json)
+    accuracy = read_accuracy_json(run.paths.accuracy_json)
     demo = [text for flag, text in ((run.weights.demo, "weights are random"),
                                     (run.dataset.demo, "labels are PyTorch's own predictions")) if flag]
     caveat = f" (DEMO: {'; '.join(demo)})" if demo else ""
     print(f"  accuracy: top-1 {accuracy.top1}%, top-5 {accuracy.top5}% on {accuracy.images} images{caveat}")
     from ..metric import lowest_classes, read_predictions
 
-    rows = read_predictions(run.layout.predictions_csv)
+    rows = read_predictions(run.paths.predictions_csv)
     lowest = lowest_classes(rows, LOWEST_CLASSES)
     print(f"  lowest top-1 of the {len({r.label for r in rows})} classes labelled{caveat}:")
     for weak in lowest:
@@ -132,37 +132,37 @@ def fidelity(run: Run) -> None:
     """The results against PyTorch on the same inputs; an fp32 run fails beyond tolerance."""
     from ..fidelity import FidelityRecord, compare_with_pytorch, write_fidelity_json
 
-    out = run.layout.fidelity_json
+    out = run.paths.fidelity_json
     selection = fidelity_selection(run)
     print(f"  {selection}")
-    report = compare_with_pytorch(run.weights.path, run.layout.bin_dir, run.layout.result_dir,
+    agreement = compare_with_pytorch(run.weights.path, run.paths.bin_dir, run.paths.result_dir,
                                   model_aipp_op(run, run.model), precision=run.toolchain.precision,
                                   limit=run.opts.fidelity_images, all_images=run.opts.fidelity_all)
-    changes = top1_changes_line(report)
-    write_fidelity_json(out, FidelityRecord(report, run.toolchain.runtime(run.opts.backend), selection,
-                                            report.one_line() + (f"; {changes}" if changes else ""),
+    changes = top1_changes_line(agreement)
+    write_fidelity_json(out, FidelityRecord(agreement, run.toolchain.runtime(run.opts.backend), selection,
+                                            agreement.one_line() + (f"; {changes}" if changes else ""),
                                             run.annotations()))
-    print("  " + report.one_line())
+    print("  " + agreement.one_line())
     if changes:
         print(f"  {changes}")
-    if not report.passed:
+    if not agreement.passed:
         raise PipelineError(f"{out}: fp32 results disagree with PyTorch beyond tolerance "
-                            f"(worst image {report.worst_image})")
+                            f"(worst image {agreement.worst_image})")
 
 
-def top1_changes_line(report: "Agreement", shown: int = 5) -> Optional[str]:
+def top1_changes_line(agreement: "Agreement", shown: int = 5) -> Optional[str]:
     """The classes whose top-1 changed against PyTorch, named: ``top-1 changed on 2 images: a.JPEG tench -> ...``."""
-    if not report.top1_changes:
+    if not agreement.top1_changes:
         return None
-    changed = report.images - report.same_top1
+    changed = agreement.images - agreement.same_top1
     from ..imagenet import synsets
-    from .layout import FIDELITY_JSON
+    from .paths import FIDELITY_JSON
 
     name = synsets().short_name
     listed = "; ".join(f"{image}: {name(ref)} ({ref}) -> {name(got)} ({got})"
-                       for image, ref, got in report.top1_changes[:shown])
+                       for image, ref, got in agreement.top1_changes[:shown])
     more = f"; {changed - shown} more in {FIDELITY_JSON}" if changed > shown else ""
-    return f"top-1 changed on {changed} of {report.images} images (PyTorch -> results): {listed}{more}"
+    return f"top-1 changed on {changed} of {agreement.images} images (PyTorch -> results): {listed}{more}"
 
 
 def fidelity_selection(run: Run) -> str:
@@ -170,7 +170,7 @@ def fidelity_selection(run: Run) -> str:
     from ..fidelity import list_inputs, select_images
 
     opts = run.opts
-    total = len(list_inputs(run.layout.bin_dir))
+    total = len(list_inputs(run.paths.bin_dir))
     count = len(select_images(total, opts.fidelity_images, opts.fidelity_all))
     if count == total:
         why = "--fidelity-all" if opts.fidelity_all else ("--fidelity-images" if opts.fidelity_images else
@@ -181,9 +181,9 @@ def fidelity_selection(run: Run) -> str:
     return f"fidelity on {count:,} of {total:,} images, evenly spaced ({why})"
 
 
-def report_fidelity(run: Run, ran: bool) -> None:
+def print_fidelity(run: Run, ran: bool) -> None:
     """The recorded one-line verdict when the step was up to date."""
     if not ran:
         from ..fidelity import read_fidelity_json
 
-        print("  " + read_fidelity_json(run.layout.fidelity_json).summary)
+        print("  " + read_fidelity_json(run.paths.fidelity_json).summary)

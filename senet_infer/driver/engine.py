@@ -27,7 +27,7 @@ from typing import Any, Callable, Dict, Generic, List, Mapping, Optional, Sequen
 from ..errors import PipelineError
 from ..fileio import atomic_write_json, remove_stale_temps
 from ..machine import cpu_model
-from .layout import Layout
+from .paths import Paths
 from .toolchain import Command
 from .workdir import Stamps, WorkLock, describe
 
@@ -148,7 +148,7 @@ def _no_units(state: object) -> Sequence[Unit]:
 @dataclass(frozen=True)
 class Step(Generic[State]):
     """A row of the step table. ``units`` is the step's work in order; the last is the step's own (its reads
-    and writes are shown, it is reported); the ones before it are what it needs made first."""
+    and writes are shown, its figures are printed); the ones before it are what it needs made first."""
 
     name: str
     units: Callable[[State], Sequence[Unit]] = _no_units  # empty, or a last unit writing nothing: nothing to make
@@ -157,7 +157,7 @@ class Step(Generic[State]):
     what: Optional[Callable[[State], str]] = None  # prefix of the "reads …, writes …" line
     show_io: bool = True
     redo_note: str = ""  # what a redo after an interruption keeps
-    report: Optional[Callable[[State, bool], None]] = None  # after the step (ran: True), its figures
+    figures: Optional[Callable[[State, bool], None]] = None  # prints the step's figures after it (ran: True)
 
 
 class Engine(Generic[State]):
@@ -165,7 +165,7 @@ class Engine(Generic[State]):
 
     def __init__(self, work: Path, steps: Sequence[Step[State]], chosen: Sequence[str], *, force: bool = False,
                  first_number: int = 1) -> None:
-        self.layout = Layout(work)
+        self.paths = Paths(work)
         self.steps = steps
         self.chosen = tuple(chosen)
         self.force = force
@@ -185,7 +185,7 @@ class Engine(Generic[State]):
             self.interrupted_step = previous.get("step")
             print(f"previous run was interrupted ({describe(previous)}) and no longer runs: taking over "
                   "its work folder")
-        removed = sum(remove_stale_temps(folder) for folder in self.layout.temp_folders())
+        removed = sum(remove_stale_temps(folder) for folder in self.paths.temp_folders())
         if removed:
             print(f"removed {removed} temporary file(s) left by an interrupted run")
 
@@ -222,7 +222,7 @@ class Engine(Generic[State]):
         run's size, for ``benchmarks/bench_steps.py``."""
         date = dt.datetime.now().isoformat(timespec="seconds")
         try:  # the steps this run did not run keep the time of the run that last did
-            last_ran = dict(read_timings(self.layout.timings_json).last_ran)
+            last_ran = dict(read_timings(self.paths.timings_json).last_ran)
         except PipelineError:
             last_ran = {}
         for name, seconds in self.timings.items():
@@ -232,10 +232,10 @@ class Engine(Generic[State]):
                   "steps": [{"name": name, "seconds": round(seconds, 3), "ran": self.ran.get(name, False)}
                             for name, seconds in self.timings.items()],
                   LAST_RAN_KEY: last_ran}
-        atomic_write_json(self.layout.timings_json, record)
+        atomic_write_json(self.paths.timings_json, record)
 
     def run_step(self, step: Step[State], state: State) -> State:
-        """Resolve, show what the step reads and writes, produce its units, report its figures."""
+        """Resolve, show what the step reads and writes, produce its units, print its figures."""
         if step.prepare is not None:
             state = step.prepare(state)
         units = list(step.units(state))
@@ -243,7 +243,7 @@ class Engine(Generic[State]):
             return state
         own = units[-1]
         if step.show_io:
-            io = f"reads {' + '.join(self.layout.rel(p) for p in own.reads)}, writes {', '.join(self.layout.rel(p) for p in own.writes)}"
+            io = f"reads {' + '.join(self.paths.rel(p) for p in own.reads)}, writes {', '.join(self.paths.rel(p) for p in own.writes)}"
             print(f"  {step.what(state)}: {io}" if step.what else f"  {io}")
         interrupted = step.name == self.interrupted_step
         if len(units) > 1 and self.up_to_date(own):  # the step's own work is done: what it needed is not asked
@@ -254,8 +254,8 @@ class Engine(Generic[State]):
                 self.produce(unit)
             ran = self.produce(own, interrupted=interrupted, redo_note=step.redo_note)
         self.ran[step.name] = ran
-        if step.report is not None:
-            step.report(state, ran)
+        if step.figures is not None:
+            step.figures(state, ran)
         return state
 
     def up_to_date(self, unit: Unit) -> bool:

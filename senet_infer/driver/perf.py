@@ -1,5 +1,5 @@
 """Step 6, throughput: for each precision, pure inference at each batch size on one converted model each, and a
-small fidelity check of that precision's model; then one table and chart (:mod:`.perf_report`).
+small fidelity check of that precision's model; then one table and chart (:mod:`.perf_outputs`).
 
 The step's work is units the engine runs in order (calibration when int8 is measured, one conversion per
 precision and batch size, then the measurement itself), each skipped when up to date.
@@ -14,8 +14,8 @@ from typing import Dict, List, Sequence
 
 from .actions import calibrate_unit, convert_unit
 from .engine import Unit
-from .layout import drift_dirname
-from .perf_report import Drift, PerfRecord, write_perf_outputs
+from .paths import drift_dirname
+from .perf_outputs import Drift, PerfRecord, write_perf_outputs
 from .state import Run, model_aipp_op
 
 DRIFT_IMAGES = 8  # images of the perf step's fidelity check per precision
@@ -33,13 +33,13 @@ def perf_units(run: Run) -> Sequence[Unit]:
             target = run.toolchain.model_path(batch, precision)
             units.append(convert_unit(run, batch, precision=precision, check=False,
                                       skipped=f"{rel(target)} up to date, skipped"))
-    layout = run.layout
+    paths = run.paths
     options = {"sizes": list(sizes), "loop": run.opts.perf_loop, "backend": run.opts.backend,
                "precisions": list(precisions),
                "calibration": [p.name for p in run.calibration().images] if "int8" in precisions else None,
                "ascend": run.toolchain.ascend, "notes": run.annotations()}
-    units.append(Unit("perf", [layout.dynamic_onnx, layout.aipp_config, run.weights.path, layout.bin_dir],
-                      list(layout.perf_outputs), options, lambda: measure(run), run.toolchain.perf_folders()))
+    units.append(Unit("perf", [paths.dynamic_onnx, paths.aipp_config, run.weights.path, paths.bin_dir],
+                      list(paths.perf_outputs), options, lambda: measure(run), run.toolchain.perf_folders()))
     return units
 
 
@@ -70,19 +70,19 @@ def measure(run: Run) -> None:
     meta = {"date": dt.date.today().isoformat(), "machine": machine, "loop": run.opts.perf_loop,
             "precisions": list(precisions), "precision": toolchain.precision, "backend_per_run": backends,
             "mode": "pure inference (no file I/O)", **notes}
-    paths = write_perf_outputs(run.work, chip, records, meta, drift)
+    written = write_perf_outputs(run.work, chip, records, meta, drift)
     for precision in precisions:
         print(f"  {precision}: " + ", ".join(f"bs{r.batch_size}: {r.throughput_images_per_s:.1f} images/s"
                                              for r in records if r.precision == precision))
-    print(f"  wrote {', '.join(run.rel(p) for p in paths)}")
+    print(f"  wrote {', '.join(run.rel(p) for p in written)}")
 
 
 def drift_bins(run: Run) -> Path:
     """A folder of links to :data:`DRIFT_IMAGES` evenly spaced step-1 inputs: what each precision's model is checked on."""
     from ..fidelity import list_inputs, select_images
 
-    bins = list_inputs(run.layout.bin_dir)
-    folder = run.layout.drift_bin
+    bins = list_inputs(run.paths.bin_dir)
+    folder = run.paths.drift_bin
     if folder.is_dir():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -93,14 +93,14 @@ def drift_bins(run: Run) -> Path:
 
 def precision_drift(run: Run, precision: str, inputs: Path) -> Drift:
     """Step 4 on the perf model at ``precision`` (the smallest batch measured) over ``inputs``, compared with
-    PyTorch fp32: the fidelity report on a few images."""
+    PyTorch fp32: the fidelity check on a few images."""
     from ..fidelity import compare_with_pytorch
 
     batch = run.opts.perf_batch_sizes[0]
     dirname = drift_dirname(precision)
     run.shell.run(run.toolchain.drift_command(precision, batch, inputs, dirname), capture=True)
-    report = compare_with_pytorch(run.weights.path, inputs, run.layout.perf_runs / dirname,
+    agreement = compare_with_pytorch(run.weights.path, inputs, run.paths.perf_runs / dirname,
                                   model_aipp_op(run, run.toolchain.model_path(batch, precision)),
                                   precision=precision, all_images=True)
-    return Drift(precision, report.images, report.top1_agreement, report.top5_agreement,
-                 report.min_cosine_similarity, report.max_relative_error)
+    return Drift(precision, agreement.images, agreement.top1_agreement, agreement.top5_agreement,
+                 agreement.min_cosine_similarity, agreement.max_relative_error)

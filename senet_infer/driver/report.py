@@ -31,7 +31,7 @@ def _dataset(run: Run) -> Dict[str, Any]:
         pass
     try:
         prepared = json.loads((data.images.parent / PREPARE_MANIFEST).read_text(encoding="utf-8"))
-        record["prepared_from"] = f"{prepared.get('source')} ({prepared.get('layout')}; labels: {prepared.get('labels')})"
+        record["prepared_from"] = f"{prepared.get('source')} ({prepared.get('paths')}; labels: {prepared.get('labels')})"
     except (OSError, ValueError, AttributeError):
         pass
     return record
@@ -42,7 +42,7 @@ def record_run(run: Run) -> None:
     toolchain = run.toolchain
     kind = "the vendor's (atc + ais_bench)" if toolchain.ascend else "the portable one (aipp_convert.py + ais_infer.py)"
     options = {f.name: getattr(run.opts, f.name) for f in dataclasses.fields(run.opts) if f.name != "argv"}
-    write_run_record(run.layout.run_record, describe_run(
+    write_run_record(run.paths.run_record, describe_run(
         argv=list(run.opts.argv), options=options, repo=run.scripts.repo, toolchain=kind,
         runtime=toolchain.runtime(run.opts.backend), checkpoint=run.weights.path, demo_weights=run.weights.demo,
         dataset=_dataset(run)))
@@ -50,17 +50,17 @@ def record_run(run: Run) -> None:
 
 def make(run: Run) -> None:
     record_run(run)
-    out = run.layout.report_html
+    out = run.paths.report_html
     run.shell.run(run.scripts.command("make_report.py", ["--work-dir", "./", "--out", run.rel(out)]))
 
 
 def report_units(run: Run) -> Sequence[Unit]:
-    layout = run.layout
-    reads = [p for p in (layout.accuracy_json, layout.predictions_csv, layout.fidelity_json, layout.perf_outputs[0],
-                         layout.result_summary, layout.timings_json, run.dataset.images) if p.exists()]
-    return [Unit("report", reads, [layout.report_html], {"notes": run.annotations()}, lambda: make(run))]
+    paths = run.paths
+    reads = [p for p in (paths.accuracy_json, paths.predictions_csv, paths.fidelity_json, paths.perf_outputs[0],
+                         paths.result_summary, paths.timings_json, run.dataset.images) if p.exists()]
+    return [Unit("report", reads, [paths.report_html], {"notes": run.annotations()}, lambda: make(run))]
 
 
 def announce(run: Run, ran: bool) -> None:
     """Where the page is."""
-    print(f"  open {Path(run.layout.report_html).resolve().as_uri()}")
+    print(f"  open {Path(run.paths.report_html).resolve().as_uri()}")

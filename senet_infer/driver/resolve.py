@@ -9,7 +9,7 @@ from typing import List, Sequence, Tuple
 from ..errors import PipelineError
 from ..fileio import atomic_write_text
 from .engine import Unit
-from .layout import IMAGES_NAME, LABELS_NAME
+from .paths import IMAGES_NAME, LABELS_NAME
 from .state import DEMO_DATA_NOTE, DEMO_WARNING, Dataset, Run, Weights, config_aipp_op
 
 DEMO_SEED = 0
@@ -54,7 +54,7 @@ def resolve_weights(run: Run) -> Run:
 
 def resolve_dataset(run: Run) -> Run:
     """The images and labels: the given or default ImageNet folder, else a generated demo set."""
-    opts, root = run.opts, run.layout.imagenet
+    opts, root = run.opts, run.paths.imagenet
     if opts.imagenet is not None:
         if opts.data_dir is not None or opts.label_file is not None:
             raise PipelineError("--imagenet writes <work>/dataset/ImageNet itself: give it without --data-dir and "
@@ -72,7 +72,7 @@ def resolve_dataset(run: Run) -> Run:
         return run.with_dataset(Dataset(data_dir, label_file))
     if opts.data_dir is not None:
         raise PipelineError(f"{data_dir}: image folder not found")
-    demo = run.layout.demo
+    demo = run.paths.demo
     print(f"  {run.rel(data_dir)} absent: using a generated demo set in {run.rel(demo)}")
     print(f"  NOTE: {DEMO_DATA_NOTE}")
     return run.with_dataset(Dataset(demo / IMAGES_NAME, demo / LABELS_NAME, demo=True))
@@ -100,7 +100,7 @@ def prepare_imagenet(run: Run) -> None:
     """``prepare_imagenet.py SOURCE --out ./dataset/ImageNet``: any layout of the validation set into the guide's."""
     opts = run.opts
     assert opts.imagenet is not None  # only a prepared dataset's unit calls it
-    args = [run.rel(opts.imagenet), "--out", run.rel(run.layout.imagenet)]
+    args = [run.rel(opts.imagenet), "--out", run.rel(run.paths.imagenet)]
     if opts.devkit is not None:
         args += ["--devkit", run.rel(opts.devkit)]
     if opts.imagenet_labels is not None:
@@ -122,7 +122,7 @@ def generate_demo_set(run: Run) -> None:
     data = run.dataset
     images = make_image_folder(data.images, run.opts.demo_images, seed=DEMO_SEED)
     # No model is converted yet: the AIPP is the work folder's config, resolved as the converter will resolve it.
-    aipp = config_aipp_op(run.layout.aipp_config, run.opts.batch_size)
+    aipp = config_aipp_op(run.paths.aipp_config, run.opts.batch_size)
     model = load_checkpoint(run.weights.path)
     labels: List[Tuple[str, int]] = []
     transform = EvalTransform()

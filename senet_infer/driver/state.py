@@ -12,8 +12,8 @@ from ..errors import PipelineError
 from ..fileio import atomic_write_bytes
 from . import ascend_host
 from .engine import Shell
-from .layout import AIPP_CONFIG, Layout
 from .options import Options
+from .paths import AIPP_CONFIG, Paths
 from .toolchain import AscendToolchain, PortableToolchain, Scripts, Toolchain, select_toolchain
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ class Run:
     """The state every step receives: fixed for the run, plus what the resolve steps before it returned."""
 
     opts: Options
-    layout: Layout
+    paths: Paths
     scripts: Scripts
     toolchain: Toolchain
     shell: Shell
@@ -165,7 +165,7 @@ class Run:
 def start_run(opts: Options, repo: Path) -> Run:
     """The run's fixed parts: the toolchain for this host (said), asked about the host only for what the chosen
     steps need."""
-    layout = Layout(opts.work)
+    paths = Paths(opts.work)
     scripts = Scripts(repo, opts.work, sys.executable)
     ascend = ascend_host.is_ascend_host()
     print(f"work folder {opts.work}; {(AscendToolchain if ascend else PortableToolchain).banner}")
@@ -179,13 +179,13 @@ def start_run(opts: Options, repo: Path) -> Run:
         ais_python = ascend_host.ais_bench_python(scripts.python, opts.work)
     toolchain = select_toolchain(scripts, opts.batch_size, ascend=ascend, precision=opts.precision,
                                  backend=opts.backend, soc_version=soc, ais_python=ais_python)
-    return Run(opts, layout, scripts, toolchain, Shell(opts.work))
+    return Run(opts, paths, scripts, toolchain, Shell(opts.work))
 
 
 def place_aipp_config(run: Run, repo: Path) -> None:
     """As in the guide, the config is read from the work folder: the project's copy is put there when none is,
     so an edited one is used, never overwritten."""
-    path = run.layout.aipp_config
+    path = run.paths.aipp_config
     if not path.exists():
         atomic_write_bytes(path, (repo / AIPP_CONFIG).read_bytes())
         print(f"  copied the project's {AIPP_CONFIG} to {run.rel(path)}")
@@ -210,7 +210,7 @@ def model_aipp_op(run: Run, model: Path) -> "AippOp":
     ONNX model's metadata; for an Ascend ``.om``, whose AIPP is out of reach inside the offline model, the config
     ATC built it from."""
     if model.suffix != ".onnx":
-        return config_aipp_op(run.layout.aipp_config, run.opts.batch_size)
+        return config_aipp_op(run.paths.aipp_config, run.opts.batch_size)
     from ..modelmeta import read_aipp
 
     ops = read_aipp(model)

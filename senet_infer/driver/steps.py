@@ -18,11 +18,11 @@ FIRST_STEP_NUMBER = 2  # step 1, set-up, is run_infer.sh's own
 
 
 def preprocess_units(run: Run) -> Sequence[Unit]:
-    return [Unit("preprocess", [run.dataset.images], [run.layout.bin_dir], {}, lambda: actions.preprocess(run))]
+    return [Unit("preprocess", [run.dataset.images], [run.paths.bin_dir], {}, lambda: actions.preprocess(run))]
 
 
 def export_units(run: Run) -> Sequence[Unit]:
-    return [Unit("export", [run.weights.path], [run.layout.dynamic_onnx], {}, lambda: actions.export(run))]
+    return [Unit("export", [run.weights.path], [run.paths.dynamic_onnx], {}, lambda: actions.export(run))]
 
 
 def calibrate_units(run: Run) -> Sequence[Unit]:
@@ -35,25 +35,25 @@ def convert_units(run: Run) -> Sequence[Unit]:
 
 def infer_units(run: Run) -> Sequence[Unit]:
     """./result and its summary are the step's own: removed first, so the metric scores this run's results only."""
-    layout = run.layout
+    paths = run.paths
     options = {"backend": run.opts.backend, "ascend": run.toolchain.ascend, "notes": run.annotations()}
-    return [Unit("infer", [run.model, layout.bin_dir], [layout.result_dir], options, lambda: actions.infer(run),
-                 [layout.result_dir, layout.result_summary])]
+    return [Unit("infer", [run.model, paths.bin_dir], [paths.result_dir], options, lambda: actions.infer(run),
+                 [paths.result_dir, paths.result_summary])]
 
 
 def metric_units(run: Run) -> Sequence[Unit]:
-    layout = run.layout
-    return [Unit("metric", [layout.result_dir, run.dataset.labels], [layout.accuracy_json, layout.predictions_csv],
+    paths = run.paths
+    return [Unit("metric", [paths.result_dir, run.dataset.labels], [paths.accuracy_json, paths.predictions_csv],
                  {"notes": run.annotations()}, lambda: actions.metric(run))]
 
 
 def fidelity_units(run: Run) -> Sequence[Unit]:
-    layout, opts = run.layout, run.opts
+    paths, opts = run.paths, run.opts
     options = {"limit": opts.fidelity_images, "all": opts.fidelity_all, "precision": run.toolchain.precision,
                "notes": run.annotations()}
     # the model too: its AIPP (read back from it) is what PyTorch is fed through
-    return [Unit("fidelity", [run.weights.path, run.model, layout.bin_dir, layout.result_dir, layout.aipp_config],
-                 [layout.fidelity_json], options, lambda: actions.fidelity(run))]
+    return [Unit("fidelity", [run.weights.path, run.model, paths.bin_dir, paths.result_dir, paths.aipp_config],
+                 [paths.fidelity_json], options, lambda: actions.fidelity(run))]
 
 
 STEPS: Tuple[Step[Run], ...] = (
@@ -64,17 +64,17 @@ STEPS: Tuple[Step[Run], ...] = (
     Step("calibrate", prepare=calibration_needed, units=calibrate_units, what=lambda r: r.toolchain.calibrate_tool),
     Step("convert", units=convert_units, what=lambda r: r.toolchain.convert_tool),
     Step("infer", units=infer_units),
-    Step("metric", units=metric_units, report=actions.report_accuracy),
-    Step("fidelity", units=fidelity_units, report=actions.report_fidelity),
+    Step("metric", units=metric_units, figures=actions.print_accuracy),
+    Step("fidelity", units=fidelity_units, figures=actions.print_fidelity),
     Step("perf", units=perf.perf_units, what=perf.describe),
-    Step("report", units=report.report_units, report=report.announce),
+    Step("report", units=report.report_units, figures=report.announce),
 )
 STEP_NAMES: Tuple[str, ...] = tuple(step.name for step in STEPS)
 
 
 def describe_run(run: Run) -> Dict[str, object]:
     """The run's size, recorded with the step timings (for ``benchmarks/bench_steps.py``)."""
-    bin_dir = run.layout.bin_dir
+    bin_dir = run.paths.bin_dir
     return {"images": len(list(bin_dir.glob("*.bin"))) if bin_dir.is_dir() else None,
             "batch_size": run.opts.batch_size, "precision": run.toolchain.precision,
             "perf_batch_sizes": list(run.opts.perf_batch_sizes), "perf_loop": run.opts.perf_loop}

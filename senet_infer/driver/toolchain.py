@@ -9,7 +9,7 @@ Each answers the same questions: the converted model's path at a precision and b
 calibrate, convert, infer and perf commands, the precisions it offers, which runtime produced the
 results, and a perf run's figures. The
 project's own steps (preprocess, export, metric) are :class:`Scripts`, run with the project's Python.
-The work folder's names come from :mod:`.layout`; what the host is (chip, ais_bench's interpreter) is asked by
+The work folder's names come from :mod:`.paths`; what the host is (chip, ais_bench's interpreter) is asked by
 :mod:`.ascend_host` before a toolchain is made, and given to it.
 """
 
@@ -29,8 +29,8 @@ from ..errors import PipelineError
 from ..machine import cpu_model, gpu_model, short_cpu_name
 from ..precision import float_precision
 from ..summary import load_summary, summary_path
-from .layout import RESULT_DIRNAME, Layout, perf_run_dirname
-from .perf_report import PerfRecord, parse_throughput
+from .paths import RESULT_DIRNAME, Paths, perf_run_dirname
+from .perf_outputs import PerfRecord, parse_throughput
 
 ASCEND_PRECISION = "fp16"  # the guide's .om models: ATC's default precision
 CALIBRATION_DATA_TYPES = "float32"
@@ -58,7 +58,7 @@ class Scripts:
 
     def rel(self, path: Path) -> str:
         """A path as the guide writes it: ``./x`` inside the work folder, absolute elsewhere."""
-        return Layout(self.work).rel(path)
+        return Paths(self.work).rel(path)
 
     def command(self, name: str, args: Sequence[str]) -> Command:
         """``python3 <script> args``, shown with the script's absolute path when it is not in the work folder."""
@@ -110,7 +110,7 @@ class Toolchain:
 
     def __init__(self, scripts: Scripts, batch_size: int) -> None:
         self.scripts = scripts
-        self.layout = Layout(scripts.work)
+        self.paths = Paths(scripts.work)
         self.batch_size = batch_size
 
     @property
@@ -119,11 +119,11 @@ class Toolchain:
 
     @property
     def dynamic_onnx(self) -> Path:
-        return self.layout.dynamic_onnx
+        return self.paths.dynamic_onnx
 
     @property
     def aipp_config(self) -> Path:
-        return self.layout.aipp_config
+        return self.paths.aipp_config
 
     def model_path(self, batch: int, precision: Optional[str] = None) -> Path:
         """The converted static-batch model for ``batch`` at ``precision`` (default: the run's)."""
@@ -136,12 +136,12 @@ class Toolchain:
     @property
     def deploy_model(self) -> Path:
         """The calibrated int8 ONNX model the converter reads (AMCT's ``<save_path>_deploy_model.onnx``)."""
-        return self.layout.deploy_model
+        return self.paths.deploy_model
 
     @property
     def fake_quant_model(self) -> Path:
         """AMCT's ``<save_path>_fake_quant_model.onnx`` (for checking on ONNX Runtime)."""
-        return self.layout.fake_quant_model
+        return self.paths.fake_quant_model
 
     def source_model(self, precision: Optional[str] = None) -> Path:
         """The converter's input at ``precision``: the calibrated deploy model for int8, else step 2's model."""
@@ -181,11 +181,11 @@ class Toolchain:
     @property
     def _perf_runs(self) -> str:
         """``./perf_runs`` as the commands give it."""
-        return self.scripts.rel(self.layout.perf_runs)
+        return self.scripts.rel(self.paths.perf_runs)
 
     def perf_folders(self) -> List[Path]:
         """Folders the perf runs write into, emptied before the step so no figure comes from another run."""
-        return [self.layout.perf_runs]
+        return [self.paths.perf_runs]
 
     def perf_record(self, batch: int, command: Command, output: str, precision: Optional[str] = None) -> PerfRecord:
         """One batch size's figures after :meth:`perf_command` ran and printed ``output``."""
@@ -217,7 +217,7 @@ class PortableToolchain(Toolchain):
     def model_path(self, batch: int, precision: Optional[str] = None) -> Path:
         precision = precision or self.precision
         main = batch == self.batch_size and precision == self.precision
-        return self.layout.model(precision, batch, ".onnx", perf=not main)
+        return self.paths.model(precision, batch, ".onnx", perf=not main)
 
     def offered_precisions(self) -> Tuple[str, ...]:
         from ..backends import native_precisions
@@ -228,7 +228,7 @@ class PortableToolchain(Toolchain):
         return {**super().convert_options(precision), "soc": None}
 
     def calibrate_command(self, data_dir: Path, batch: int, batch_num: int) -> Command:
-        flags = calibrate_flags(self.scripts, self.dynamic_onnx, self.layout.int8_save_path, data_dir, batch, batch_num)
+        flags = calibrate_flags(self.scripts, self.dynamic_onnx, self.paths.int8_save_path, data_dir, batch, batch_num)
         return self.scripts.command("amct_calibrate.py", flags)
 
     def convert_command(self, batch: int, *, precision: Optional[str] = None, check: bool = True) -> Command:
@@ -252,7 +252,7 @@ class PortableToolchain(Toolchain):
         return self._runner(flags).plus(annotate)
 
     def infer_summary(self) -> Optional[Path]:
-        return self.layout.result_summary
+        return self.paths.result_summary
 
     def drift_command(self, precision: str, batch: int, bin_dir: Path, dirname: str) -> Command:
         flags = infer_flags(self.scripts, self.model_path(batch, precision), batch, bin_dir, self._perf_runs, dirname)
@@ -265,14 +265,14 @@ class PortableToolchain(Toolchain):
 
     def perf_record(self, batch: int, command: Command, output: str, precision: Optional[str] = None) -> PerfRecord:
         precision = precision or self.precision
-        summary = load_summary(summary_path(self.layout.perf_runs, perf_run_dirname(precision, batch)))
+        summary = load_summary(summary_path(self.paths.perf_runs, perf_run_dirname(precision, batch)))
         c = summary.compute
         return PerfRecord(batch, summary.throughput, c.mean, summary.extras.backend or self.backend, precision,
                           c.median, c.p99, c.count)
 
     def runtime(self, fallback: str) -> str:
         try:
-            return load_summary(self.layout.result_summary).extras.backend or fallback
+            return load_summary(self.paths.result_summary).extras.backend or fallback
         except PipelineError:  # no summary (or not this project's): the option names the runtime
             return fallback
 
@@ -309,7 +309,7 @@ class AscendToolchain(Toolchain):
         self._ais_python = ais_python
 
     def model_path(self, batch: int, precision: Optional[str] = None) -> Path:
-        return self.layout.model(precision or self.precision, batch, ".om")
+        return self.paths.model(precision or self.precision, batch, ".om")
 
     def offered_precisions(self) -> Tuple[str, ...]:
         # int8 needs AMCT, a separate package of the toolkit.
@@ -328,7 +328,7 @@ class AscendToolchain(Toolchain):
         if shutil.which("amct_onnx") is None:
             raise PipelineError("int8 on Ascend needs AMCT: amct_onnx is not on the PATH (install the CANN AMCT "
                                 "package, or run without --precision int8)")
-        flags = calibrate_flags(self.scripts, self.dynamic_onnx, self.layout.int8_save_path, data_dir, batch, batch_num)
+        flags = calibrate_flags(self.scripts, self.dynamic_onnx, self.paths.int8_save_path, data_dir, batch, batch_num)
         return Command(["amct_onnx", "calibration", *flags], ["amct_onnx", "calibration", *flags])
 
     def convert_command(self, batch: int, *, precision: Optional[str] = None, check: bool = True) -> Command:

@@ -24,14 +24,14 @@ from typing import Any, Dict, Mapping, Optional, Sequence
 
 from ..errors import PipelineError
 from ..fileio import atomic_write_json
-from .layout import Layout
+from .paths import Paths
 
 
 class WorkLock:
     """An exclusive lock on a work folder whose file says which run holds it."""
 
     def __init__(self, work: Path) -> None:
-        self.path = Layout(work).lock
+        self.path = Paths(work).lock
         self._fd: Optional[int] = None
         self._record: Dict[str, Any] = {}
         self.previous: Optional[Dict[str, Any]] = None  # the last run's record when it did not end
@@ -141,7 +141,7 @@ class Stamps:
         self.work = work
 
     def path(self, key: str) -> Path:
-        return Layout(self.work).stamp(key)
+        return Paths(self.work).stamp(key)
 
     def up_to_date(self, key: str, reads: Sequence[Path], options: Mapping[str, object],
                    writes: Sequence[Path]) -> bool:

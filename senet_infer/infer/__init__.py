@@ -6,10 +6,10 @@ behaviour (batching, padding of the last batch, result names and formats, summar
 listed device), plus ``--backend``, ``--threads``, ``--hint`` and ``--annotate``. An ``.om`` model is
 handed, with every argument, to the real ``python3 -m ais_bench``.
 
-One concern per module: :mod:`.options` (the command line), :mod:`.om` (the ``.om`` hand-off), :mod:`.load`
+One concern per module: :mod:`.args` (the command line), :mod:`.om` (the ``.om`` hand-off), :mod:`.load`
 (the model and its batch, resolved once), :mod:`.inputs` (file-mode inputs: listing, order, plan),
 :mod:`.flight` (requests in flight and their timing), :mod:`.outputs` (the result folder), :mod:`.run`
-(pure and file mode), :mod:`.devices` (several devices), :mod:`.summary` (the summary, built once, written,
+(pure and file mode), :mod:`.devices` (several devices), :mod:`.publish` (the summary, built once, written,
 printed).
 
 Every line the runner prints goes through one ``log`` callable (default :func:`print`, to stdout, where
@@ -23,18 +23,18 @@ import sys
 from collections.abc import Sequence
 from typing import Optional
 
+from .args import RunConfig, build_parser, config_from_args
 from .devices import run_devices
 from .inputs import InputPlan, plan_inputs, read_batches
 from .load import Batch, Loaded, load
 from .om import is_om_command, run_om
-from .options import RunConfig, build_parser, config_from_args
+from .publish import print_summary, summary_lines
 from .run import run, run_files, run_pure
-from .summary import print_report, report_lines
 
 __all__ = [
     "Batch", "InputPlan", "Loaded", "RunConfig", "build_parser", "config_from_args", "is_om_command", "load", "main",
-    "plan_inputs", "print_report", "read_batches", "report_lines", "run", "run_devices", "run_files", "run_om",
-    "run_pure",
+    "plan_inputs", "print_summary", "read_batches", "run", "run_devices", "run_files", "run_om", "run_pure",
+    "summary_lines",
 ]
 
 

@@ -11,12 +11,12 @@ from collections.abc import Callable
 from typing import Any, List
 
 from ..errors import PipelineError
+from .args import RunConfig
 from .inputs import plan_inputs
 from .load import load
-from .options import RunConfig
 from .outputs import result_dirname
+from .publish import LOG_PREFIX
 from .run import run
-from .summary import LOG_PREFIX
 
 DEVICE_FOLDER = "device{}"  # ais_bench's multi-device result folder under --output_dirname
 

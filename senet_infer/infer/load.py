@@ -13,7 +13,7 @@ from typing import List, Optional
 
 from ..backends import Backend, TensorInfo, load_backend
 from ..errors import PipelineError
-from .options import RunConfig
+from .args import RunConfig
 
 
 @dataclass(frozen=True)

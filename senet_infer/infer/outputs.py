@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import PipelineError
 from ..fileio import clear_stale_temps, is_hidden_temp, parse_result_name, result_file_name, write_result
-from .options import RunConfig
+from .args import RunConfig
 
 TIMESTAMP_FORMAT = "%Y_%m_%d-%H_%M_%S"  # ais_bench's default result folder name
 

@@ -21,12 +21,12 @@ import numpy as np
 
 from ..backends import TensorInfo
 from ..summary import RunSummary
+from .args import RunConfig
 from .flight import Flight, Token, prefetch
 from .inputs import InputPlan, plan_inputs, read_batches
 from .load import Loaded, load
-from .options import RunConfig
 from .outputs import prepare_result_dir, warn_other_files, write_outputs
-from .summary import Outcome, build_summary, publish
+from .publish import Outcome, build_summary, publish
 
 PURE_RANDOM_SEED = 0
 PURE_INFER_FILE = "pure_infer_data"  # ais_bench's name for pure-mode data: results are pure_infer_data_<k>

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from .accuracy_json import (
     JSON_TITLE,
+    Accuracy,
     AccuracyRecord,
-    MetricReport,
     collect_annotations,
     json_text,
     output_path,
@@ -32,7 +32,7 @@ from .ranking import TOP_K, label_ranks, top_classes, topk_accuracy, topk_hits
 from .results import LOGITS_OUTPUT, ResultScan, load_results, read_logits, scan_results
 
 __all__ = ["BACKGROUND_CLASSES", "JSON_TITLE", "LOGITS_OUTPUT", "PREDICTION_COLUMNS", "TOP_K", "AccuracyRecord",
-           "ClassAccuracy", "MetricReport", "Prediction", "ResultScan", "RunSelection", "class_name",
+           "ClassAccuracy", "Accuracy", "Prediction", "ResultScan", "RunSelection", "class_name",
            "collect_annotations", "evaluate", "json_text", "label_ranks", "load_results", "lowest_classes",
            "match_labels", "output_path", "per_class", "read_accuracy_json", "read_labels", "read_logits", "read_predictions",
            "scan_results", "select_run", "top_classes", "topk_accuracy", "topk_hits", "write_accuracy_json",

@@ -18,7 +18,7 @@ from ..fileio import atomic_write_text
 JSON_TITLE = "Overall statistical evaluation"
 
 @dataclass(frozen=True)
-class MetricReport:
+class Accuracy:
     """Accuracy of one result folder: counts are exact, percentages derive from them."""
 
     count: int  # images scored
@@ -145,9 +145,9 @@ def read_accuracy_json(path: str | os.PathLike[str]) -> AccuracyRecord:
 
 
 def write_accuracy_json(
-    report: MetricReport, path: str | os.PathLike[str], annotations: Mapping[str, str] | None = None
+    accuracy: Accuracy, path: str | os.PathLike[str], annotations: Mapping[str, str] | None = None
 ) -> Path:
     """Write the original's accuracy JSON, byte for byte (plus annotations), to ``path`` atomically."""
     path = Path(path)
-    atomic_write_text(path, json_text(report.to_json(annotations)))
+    atomic_write_text(path, json_text(accuracy.to_json(annotations)))
     return path

@@ -14,7 +14,7 @@ from ..errors import PipelineError
 from ..fileio import natural_key, parse_result_name
 from ..labels import read_label_file
 from ..summary import load_summary, summary_path_for
-from .accuracy_json import MetricReport
+from .accuracy_json import Accuracy
 from .predictions import write_predictions
 from .ranking import TOP_K, label_ranks
 from .results import LOGITS_OUTPUT, ResultScan, read_logits, scan_results
@@ -121,7 +121,7 @@ def evaluate(
     workers: int | None = None,
     k_max: int = TOP_K,
     predictions: str | os.PathLike[str] | None = None,
-) -> MetricReport:
+) -> Accuracy:
     """Score the output-0 results of ``result_dir`` (only its run's, when its summary is beside it).
 
     ``predictions``: also write one CSV row per scored image there (:func:`write_predictions`).
@@ -176,4 +176,4 @@ def evaluate(
     if predictions is not None:
         write_predictions(predictions, [labels[matched[s]].name for s in stems], targets - shift, logits, ranks,
                           shift)
-    return MetricReport(len(stems), len(labels), classes, tuple(hits), tuple(warnings), int(broken.size))
+    return Accuracy(len(stems), len(labels), classes, tuple(hits), tuple(warnings), int(broken.size))

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from ..driver.engine import Timings, read_timings
-from ..driver.layout import LABELS_NAME, Layout
-from ..driver.perf_report import PerfFigures, read_perf_json
+from ..driver.paths import LABELS_NAME, Paths
+from ..driver.perf_outputs import PerfFigures, read_perf_json
 from ..driver.run_record import read_run_record
 from ..errors import PipelineError
 from ..fidelity import FidelityRecord, read_fidelity_json
@@ -64,25 +64,25 @@ class RunOutputs:
         return self.images.get(stem_of(image))
 
 
-def _labels_path(layout: Layout, record: Optional[Dict[str, object]]) -> Optional[Path]:
+def _labels_path(paths: Paths, record: Optional[Dict[str, object]]) -> Optional[Path]:
     """The run's label file: as recorded, else where the guide keeps it, else the demo set's."""
     dataset = (record or {}).get("dataset")
     if isinstance(dataset, dict) and dataset.get("labels"):
         return Path(str(dataset["labels"]))
-    for candidate in (layout.imagenet / LABELS_NAME, layout.demo / LABELS_NAME):
+    for candidate in (paths.imagenet / LABELS_NAME, paths.demo / LABELS_NAME):
         if candidate.is_file():
             return candidate
     return None
 
 
-def _score_by_hand(layout: Layout, labels: Path, out: RunOutputs) -> None:
+def _score_by_hand(paths: Paths, labels: Path, out: RunOutputs) -> None:
     """No predictions.csv: score ``result/`` with step 5's code, as ``vision_metric_ImageNet.py`` would."""
     with tempfile.TemporaryDirectory(prefix="senet-report-") as tmp:
-        csv_path = Path(tmp) / layout.predictions_csv.name
-        report = evaluate(layout.result_dir, labels, allow_missing=True, predictions=csv_path)
+        csv_path = Path(tmp) / paths.predictions_csv.name
+        report = evaluate(paths.result_dir, labels, allow_missing=True, predictions=csv_path)
         out.predictions = read_predictions(csv_path)
-    out.scored_here = (f"{layout.rel(layout.result_dir)} scored here against {layout.rel(labels)} with step 5's "
-                       f"code ({layout.predictions_csv.name} absent)")
+    out.scored_here = (f"{paths.rel(paths.result_dir)} scored here against {paths.rel(labels)} with step 5's "
+                       f"code ({paths.predictions_csv.name} absent)")
     if out.accuracy is None:
         out.accuracy = AccuracyRecord(report.count, report.classes, tuple(round(p, 2) for p in report.topk_percent), {})
 
@@ -95,43 +95,43 @@ def _accuracy_from(rows: List[Prediction]) -> AccuracyRecord:
 
 def gather(work: Path) -> RunOutputs:
     """Read every output of the run in ``work``; a folder holding none is one error naming what is missing."""
-    layout = Layout(work)
+    paths = Paths(work)
     out = RunOutputs(work)
-    if layout.run_record.is_file():
-        out.record = read_run_record(layout.run_record)
-    if layout.accuracy_json.is_file():
-        out.accuracy = read_accuracy_json(layout.accuracy_json)
+    if paths.run_record.is_file():
+        out.record = read_run_record(paths.run_record)
+    if paths.accuracy_json.is_file():
+        out.accuracy = read_accuracy_json(paths.accuracy_json)
     else:
-        out.missing[layout.accuracy_json.name] = "step 5 (metric, vision_metric_ImageNet.py)"
-    if layout.result_summary.is_file():
-        out.summary = load_summary(layout.result_summary)
-    if layout.predictions_csv.is_file():
-        out.predictions = read_predictions(layout.predictions_csv)
-    elif layout.result_dir.is_dir():
-        labels = _labels_path(layout, out.record)
+        out.missing[paths.accuracy_json.name] = "step 5 (metric, vision_metric_ImageNet.py)"
+    if paths.result_summary.is_file():
+        out.summary = load_summary(paths.result_summary)
+    if paths.predictions_csv.is_file():
+        out.predictions = read_predictions(paths.predictions_csv)
+    elif paths.result_dir.is_dir():
+        labels = _labels_path(paths, out.record)
         if labels is None:
-            out.missing[LABELS_NAME] = (f"the dataset step (or prepare_imagenet.py): {layout.rel(layout.imagenet)}/"
-                                        f"{LABELS_NAME}, to score {layout.rel(layout.result_dir)}")
+            out.missing[LABELS_NAME] = (f"the dataset step (or prepare_imagenet.py): {paths.rel(paths.imagenet)}/"
+                                        f"{LABELS_NAME}, to score {paths.rel(paths.result_dir)}")
         else:
-            _score_by_hand(layout, labels, out)
+            _score_by_hand(paths, labels, out)
     else:
-        out.missing[layout.predictions_csv.name] = "step 4 (infer, ais_bench) then step 5 (metric)"
+        out.missing[paths.predictions_csv.name] = "step 4 (infer, ais_bench) then step 5 (metric)"
     if out.accuracy is None and out.predictions:
         out.accuracy = _accuracy_from(out.predictions)
-    if layout.fidelity_json.is_file():
-        out.fidelity = read_fidelity_json(layout.fidelity_json)
+    if paths.fidelity_json.is_file():
+        out.fidelity = read_fidelity_json(paths.fidelity_json)
     else:
-        out.missing[layout.fidelity_json.name] = "the fidelity step of run_infer.sh"
-    perf_json = layout.perf_outputs[0]
+        out.missing[paths.fidelity_json.name] = "the fidelity step of run_infer.sh"
+    perf_json = paths.perf_outputs[0]
     if perf_json.is_file():
         out.perf = read_perf_json(perf_json)
     else:
         out.missing[perf_json.name] = "the perf step of run_infer.sh (step 6, throughput per batch size)"
-    if layout.timings_json.is_file():
-        out.timings = read_timings(layout.timings_json)
+    if paths.timings_json.is_file():
+        out.timings = read_timings(paths.timings_json)
     else:
-        out.missing[layout.rel(layout.timings_json)] = "run_infer.sh (each step's wall time)"
-    sources = read_sources(layout.bin_dir)
+        out.missing[paths.rel(paths.timings_json)] = "run_infer.sh (each step's wall time)"
+    sources = read_sources(paths.bin_dir)
     if sources is not None:
         out.image_source, images, out.protocol = sources
         out.images = {stem_of(name): out.image_source / name for name in images}
@@ -144,7 +144,7 @@ def gather(work: Path) -> RunOutputs:
         out.demo_checkpoint_only = (work / DEMO_WEIGHTS_NAME).is_file() and not (work / WEIGHTS_NAME).is_file()
     if out.accuracy is None and out.predictions is None and out.fidelity is None and out.perf is None:
         raise PipelineError(f"{work}: no run output to report on ({', '.join(sorted(out.missing))} absent, no "
-                            f"{layout.rel(layout.result_dir)}/); run bash run_infer.sh, or the guide's steps 4 and 5, first")
+                            f"{paths.rel(paths.result_dir)}/); run bash run_infer.sh, or the guide's steps 4 and 5, first")
     return out
 
 
@@ -155,7 +155,7 @@ def _perf_notes(perf: PerfFigures) -> Dict[str, str]:
 def images_folder_note(out: RunOutputs) -> str:
     """Where the thumbnails come from, in words."""
     if out.image_source is None:
-        return f"no record of step 1 ({Layout(out.work).rel(Layout(out.work).bin_dir)}/.preprocess.json): no thumbnails"
+        return f"no record of step 1 ({Paths(out.work).rel(Paths(out.work).bin_dir)}/.preprocess.json): no thumbnails"
     return f"thumbnails from the original images in {out.image_source} (step 1's record), never from the .bin files"
 
 

@@ -1,4 +1,4 @@
-"""The runner's summary (``senet_infer.infer.summary``) in-process: built from one outcome, written, printed."""
+"""The runner's summary (``senet_infer.infer.publish``) in-process: built from one outcome, written, printed."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pytest
 from test_infer_flight import Doubling
 
 from senet_infer.backends import TensorInfo
+from senet_infer.infer.args import RunConfig
 from senet_infer.infer.flight import Timing
 from senet_infer.infer.load import Batch, Loaded, resolve_batch
-from senet_infer.infer.options import RunConfig
-from senet_infer.infer.summary import Outcome, build_summary, publish, report_lines
+from senet_infer.infer.publish import Outcome, build_summary, publish, summary_lines
 from senet_infer.summary import load_summary
 
 
@@ -35,7 +35,7 @@ def test_the_formula_batch_feeds_the_throughput_and_the_run_batch_the_images() -
 def test_printed_lines_are_ais_bench_words() -> None:
     config = RunConfig(model=Path("m.onnx"))
     outcome = Outcome("file", Timing([2.0, 2.0], [2.0, 2.0], []), wall_s=2.0, num_inputs=64, files_per_batch=32)
-    lines = report_lines(build_summary(config, loaded(32, 32), outcome))
+    lines = summary_lines(build_summary(config, loaded(32, 32), outcome))
     assert lines == [
         "[INFO] -----------------Performance Summary------------------",
         "[INFO] NPU_compute_time (ms): min = 2.0, max = 2.0, mean = 2.0, median = 2.0, percentile(99%) = 2.0",

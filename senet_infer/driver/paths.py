@@ -1,5 +1,5 @@
 """Every name in the work folder, in one place: what the guide's commands read and write, and the driver's own
-records. Paths are properties of :class:`Layout` (one work folder); module constants are the bare names."""
+records. Paths are properties of :class:`Paths` (one work folder); module constants are the bare names."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def drift_dirname(precision: str) -> str:
 
 
 @dataclass(frozen=True)
-class Layout:
+class Paths:
     """One work folder's files."""
 
     work: Path

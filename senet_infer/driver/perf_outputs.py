@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from ..errors import PipelineError
 from ..fileio import atomic_path, atomic_write_json, atomic_write_text
-from .layout import Layout
+from .paths import Paths
 
 # ais_bench prints: "[INFO] throughput 1000*batchsize.mean(32)/NPU_compute_time.mean(11.9): 2690.2"
 _THROUGHPUT = re.compile(
@@ -103,7 +103,7 @@ def write_perf_outputs(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    json_path, md_path, png_path = Layout(work_dir).perf_outputs
+    json_path, md_path, png_path = Paths(work_dir).perf_outputs
     drift_json = {p: asdict(d) for p, d in (drift or {}).items()}
     atomic_write_json(json_path, {**meta, "chip": chip, "results": [asdict(r) for r in records],
                                   **({"drift": drift_json} if drift is not None else {})})

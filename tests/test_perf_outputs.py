@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from senet_infer.driver.perf_report import Drift, PerfRecord, write_perf_outputs
+from senet_infer.driver.perf_outputs import Drift, PerfRecord, write_perf_outputs
 
 
 def test_perf_table_holds_every_precision_with_its_drift(tmp_path: Path) -> None:

@@ -1,9 +1,9 @@
 """The guide end to end (``bash run_infer.sh``): weights, dataset, steps 1-6, int8 calibration, fidelity and
 throughput.
 
-Options (:mod:`.driver.options`) -> the engine (:mod:`.driver.engine`) -> the step table
-(:data:`.driver.steps.STEPS`). Each step runs the project's step script (or, on an Ascend host, the vendor tool)
-with the guide's command line, from the work folder, and prints the command.
+Options (:mod:`.options`) -> the engine (:mod:`.engine`) -> the step table (:data:`.steps.STEPS`). Each step runs
+the project's step script (or, on an Ascend host, the vendor tool) with the guide's command line, from the work
+folder, and prints the command.
 """
 
 from __future__ import annotations
@@ -14,18 +14,16 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .driver import options
-from .driver.actions import labels_sanity_note, top1_changes_line
-from .driver.engine import Engine
-from .driver.options import Options
-from .driver.state import DEMO_WARNING, place_aipp_config, start_run
-from .driver.steps import FIRST_STEP_NUMBER, STEP_NAMES, STEPS, describe_run
-from .errors import PipelineError
+from ..errors import PipelineError
+from . import options
+from .engine import Engine
+from .options import Options
+from .state import DEMO_WARNING, place_aipp_config, start_run
+from .steps import FIRST_STEP_NUMBER, STEP_NAMES, STEPS, describe_run
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
-__all__ = ["Options", "STEPS", "STEP_NAMES", "build_parser", "labels_sanity_note", "main", "parse_options",
-           "top1_changes_line"]
+__all__ = ["build_parser", "main", "parse_options"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,6 +59,6 @@ def main(argv: Optional[Sequence[str]] = None, repo: Path = REPO) -> int:
 
 
 if __name__ == "__main__":
-    from .cli import run_main
+    from ..cli import run_main
 
     sys.exit(run_main(main, prog="run_infer.sh"))

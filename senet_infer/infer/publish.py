@@ -15,9 +15,9 @@ from typing import Dict, List, Optional
 from ..backends import Backend
 from ..fileio import atomic_write_json
 from ..summary import Extras, RunSummary, TimeStats, summary_path
+from .args import RunConfig
 from .flight import Timing
 from .load import Loaded
-from .options import RunConfig
 
 LOG_PREFIX = "[INFO] "  # ais_bench's logger prefix
 
@@ -82,7 +82,7 @@ def build_summary(config: RunConfig, loaded: Loaded, outcome: Outcome) -> RunSum
     )
 
 
-def report_lines(summary: RunSummary, display_all: bool = False) -> List[str]:
+def summary_lines(summary: RunSummary, display_all: bool = False) -> List[str]:
     """ais_bench's Performance Summary in its words and numbers, then this project's end-to-end line."""
     def stats(label: str, s: TimeStats) -> str:
         return (f"{LOG_PREFIX}{label} (ms): min = {s.min}, max = {s.max}, mean = {s.mean}, median = {s.median}, "
@@ -121,9 +121,9 @@ def write_summary(config: RunConfig, summary: RunSummary) -> None:
     summary.path = path
 
 
-def print_report(summary: RunSummary, display_all: bool = False, log: Callable[[str], None] = print) -> None:
+def print_summary(summary: RunSummary, display_all: bool = False, log: Callable[[str], None] = print) -> None:
     """Print the Performance Summary and where the summary JSON went."""
-    for line in report_lines(summary, display_all):
+    for line in summary_lines(summary, display_all):
         log(line)
     if summary.path is not None:
         log(f"{LOG_PREFIX}summary written to {summary.path}")
@@ -132,4 +132,4 @@ def print_report(summary: RunSummary, display_all: bool = False, log: Callable[[
 def publish(config: RunConfig, summary: RunSummary, log: Callable[[str], None] = print) -> None:
     """Write the summary file, then print the Performance Summary (which names the file)."""
     write_summary(config, summary)
-    print_report(summary, config.display_all_summary, log)
+    print_summary(summary, config.display_all_summary, log)
