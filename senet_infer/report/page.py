@@ -27,7 +27,7 @@ table { border-collapse: collapse; margin: 6px 0 12px; font-size: 13px; }
 th, td { border: 1px solid #ddd; padding: 3px 7px; text-align: left; vertical-align: top; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 .grid { display: flex; flex-wrap: wrap; gap: 10px; }
-.card { width: 200px; border: 1px solid #ddd; border-radius: 4px; padding: 6px; font-size: 12px;
+.card { width: 180px; border: 1px solid #ddd; border-radius: 4px; padding: 6px; font-size: 12px;
         break-inside: avoid; page-break-inside: avoid; }
 .card .truth { font-weight: 600; } .card ol { margin: 4px 0 0; padding-left: 18px; }
 .card li.hit { color: #0a6b2d; font-weight: 600; }
@@ -35,6 +35,8 @@ td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 .gone { width: 128px; height: 96px; background: #bbb; color: #333; font-size: 10px; display: flex;
         align-items: center; justify-content: center; text-align: center; overflow: hidden; word-break: break-all; }
 img.chart { max-width: 100%; height: auto; }
+td .thumb, td .gone { max-width: 64px; max-height: 64px; width: auto; height: auto; }
+td .gone { width: 64px; height: 48px; }
 code { background: #f4f4f4; padding: 0 3px; }
 @media print { body { max-width: none; padding: 0; } h2 { page-break-after: avoid; } .banner { border: 3px solid #b00020; } }
 """
