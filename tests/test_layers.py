@@ -29,7 +29,7 @@ LAYERS: Dict[str, Set[str]] = {
               "preprocess.transform", "quantize"},
     "driver": {"driver", "driver.layout", "driver.workdir", "driver.perf_report", "driver.ascend_host",
                "driver.toolchain", "driver.options", "driver.engine", "driver.state", "driver.resolve",
-               "driver.actions", "driver.perf", "driver.steps", "pipeline"},
+               "driver.actions", "driver.perf", "driver.steps", "pipeline", "classify"},
 }
 ORDER = list(LAYERS)
 
