@@ -34,8 +34,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--topk", type=positive_int, default=5, help="classes shown per image (default %(default)s)")
     parser.add_argument("--resize", choices=RESIZE_MODES, default="shorter",
                         help="step 1's protocol, as imagenet_torch_preprocess.py --resize (default %(default)s)")
-    parser.add_argument("--backend", choices=BACKEND_CHOICES, default="auto",
-                        help="runtime for an .onnx model, as ais_infer.py --backend (default %(default)s)")
+    parser.add_argument("--backend", choices=BACKEND_CHOICES, default=None,
+                        help="runtime for an .onnx model, as ais_infer.py --backend (default: the first installed "
+                             "one that runs the model's precision; auto's timing trial would take longer than a few "
+                             "images)")
     args = parser.parse_args(argv)
 
     model = args.model if args.model is not None else default_model(Path("."))

@@ -25,7 +25,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from . import imagenet
-from .backends import LATENCY
+from .backends import BACKENDS, LATENCY, available_backends
 from .cli import default_workers
 from .driver.ascend_host import can_import
 from .driver.layout import model_stem
@@ -33,7 +33,7 @@ from .errors import PipelineError
 from .fileio import read_result
 from .infer import RunConfig, load
 from .metric import LOGITS_OUTPUT, class_name, top_classes
-from .modelmeta import AIPP_KEY, read_aipp
+from .modelmeta import AIPP_KEY, model_precision, read_aipp
 from .precision import PRECISIONS
 from .preprocess import EvalTransform, preprocess_file
 
@@ -161,6 +161,17 @@ def pad_batch(images: np.ndarray, batch: int) -> np.ndarray:
     return np.concatenate([images, np.repeat(images[:1], missing, axis=0)])
 
 
+def first_backend(model: Path) -> str:
+    """The first installed runtime of the registry that runs ``model``'s precision, taken without ``auto``'s timing
+    trial (on a few images the trial would cost more than the classification)."""
+    precision = model_precision(model)
+    installed = available_backends()
+    for name in installed:
+        if BACKENDS[name].supports(precision):
+            return name
+    raise PipelineError(f"{model}: no installed backend runs {precision} (installed: {', '.join(installed) or 'none'})")
+
+
 def run_onnx(model: Path, images: np.ndarray, backend: str, transform: EvalTransform,
              log: Callable[[str], None]) -> Tuple[np.ndarray, str, int]:
     """Logits [N, 1000] of the converted ONNX model on ``backend``, in batches of its static batch; with the
@@ -250,9 +261,10 @@ def top_guesses(logits: np.ndarray, k: int) -> List[Tuple[Guess, ...]]:
             for i, row in enumerate(top)]
 
 
-def classify(images: Sequence[Path], model: Path, *, backend: str, transform: EvalTransform, topk: int,
+def classify(images: Sequence[Path], model: Path, *, backend: Optional[str], transform: EvalTransform, topk: int,
              log: Callable[[str], None] = print) -> Outcome:
-    """Classify ``images`` with the converted ``model`` (``.onnx`` on ``backend``, or ``.om`` through ais_bench)."""
+    """Classify ``images`` with the converted ``model``: an ``.onnx`` on ``backend`` (None: :func:`first_backend`),
+    an ``.om`` through ais_bench."""
     if not 1 <= topk <= imagenet.NUM_CLASSES:
         raise PipelineError(f"--topk must lie in 1..{imagenet.NUM_CLASSES}, got {topk}")
     if not images:
@@ -262,7 +274,7 @@ def classify(images: Sequence[Path], model: Path, *, backend: str, transform: Ev
     if model.suffix.lower() == OM_SUFFIX:
         logits, runtime, batch = run_om(model, arrays)
     else:
-        logits, runtime, onnx_batch = run_onnx(model, arrays, backend, transform, log)
+        logits, runtime, onnx_batch = run_onnx(model, arrays, backend or first_backend(model), transform, log)
         batch = onnx_batch
     guesses = top_guesses(logits, topk)
     return Outcome(model, runtime, batch, transform,

@@ -126,8 +126,8 @@ def test_default_model_is_the_one_run_infer_sh_left_here(small, images: list[Pat
     (tmp_path / "se_resnet50_dynamic_bs.onnx").symlink_to(converted)  # step 2's model and others are not candidates
     (tmp_path / "se_resnet50_int8_deploy_model.onnx").symlink_to(converted)
     (tmp_path / converted.name).symlink_to(converted)
-    proc = classify(images[0], "--backend", "onnxruntime", cwd=tmp_path)
-    assert proc.stdout.startswith(f"model: {converted.name} on onnxruntime")
+    proc = classify(images[0], cwd=tmp_path)  # and no --backend: the registry's first (no timing trial, nothing said)
+    assert proc.stdout.startswith(f"model: {converted.name} on onnxruntime ") and proc.stderr == ""
 
     (tmp_path / "se_resnet50_int8_bs4.onnx").symlink_to(converted)
     proc = classify(images[0], check=False, cwd=tmp_path)
