@@ -39,8 +39,7 @@ from .preprocess import EvalTransform, preprocess_file
 
 ONNX_SUFFIX = ".onnx"
 OM_SUFFIX = ".om"
-SCORE = f"softmax probability over the model's {imagenet.NUM_CLASSES} class scores"
-COLUMNS = f"per image: rank, probability ({SCORE}), class, class name"
+COLUMNS = f"per image: rank, probability (softmax over the model's {imagenet.NUM_CLASSES} class scores), class, class name"
 RESULT_DIRNAME = "result"
 # The names run_infer.sh gives a converted model in the work folder (driver.layout.model_stem + suffix).
 _MODEL_NAME = re.compile(r"^se_resnet50_(?P<precision>[a-z0-9]+)_bs(?P<batch>\d+)(?P<suffix>\.onnx|\.om)$")

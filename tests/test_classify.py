@@ -88,7 +88,7 @@ def test_top_classes_are_the_dynamic_models_on_step_1s_bytes(small, images: list
     assert header[0].startswith(f"model: {converted} on onnxruntime ")
     assert header[0].endswith("(CPU, fp32), static batch 4: 5 images in 2 batches, 3 padded slots")
     assert header[1] == "step 1: " + EvalTransform(resize=resize).describe()
-    assert "softmax probability over the model's 1000 class scores" in header[2]
+    assert header[2] == "per image: rank, probability (softmax over the model's 1000 class scores), class, class name"
 
     (op,) = parse_aipp_config(GUIDE_CONFIG)
     session = ort.InferenceSession(str(dynamic), providers=["CPUExecutionProvider"])
