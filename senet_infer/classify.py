@@ -180,10 +180,12 @@ def run_onnx(model: Path, images: np.ndarray, backend: str, transform: EvalTrans
                   log)
     runtime = loaded.backend
     batch = loaded.batch.samples
-    (info,) = loaded.inputs  # one input: check_aipp found exactly one AIPP block, and the converter fused it in
-    if info.shape != (batch, transform.resize_size, transform.resize_size, 3) or info.dtype != np.uint8:
-        raise PipelineError(f"{model}: input {info.describe()}, not the uint8 [{batch},{transform.resize_size},"
-                            f"{transform.resize_size},3] of a model aipp_convert.py wrote")
+    side = transform.resize_size
+    info = loaded.inputs[0]
+    if len(loaded.inputs) != 1 or info.shape != (batch, side, side, 3) or info.dtype != np.uint8:
+        found = "; ".join(i.describe() for i in loaded.inputs)
+        raise PipelineError(f"{model}: inputs {found}, not the one uint8 [{batch},{side},{side},3] of a model "
+                            "aipp_convert.py wrote for step 1's images")
     logits = []
     for lo in range(0, len(images), batch):
         chunk = images[lo:lo + batch]
