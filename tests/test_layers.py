@@ -14,7 +14,8 @@ from conftest import REPO
 
 PACKAGE = REPO / "senet_infer"
 # Lower layers never import higher ones. base: shared contracts and helpers; steps: one module per guide step
-# or tool (they may use each other, never the driver); driver: run_infer.sh's engine and toolchains.
+# or tool (they may use each other, never the driver); driver: run_infer.sh's engine and toolchains, and the tools
+# that take a run's work folder and its model names (classify).
 # A module of a subpackage is named with dots (``backends.base``); a package's ``__init__`` by the package name.
 LAYERS: Dict[str, Set[str]] = {
     "base": {"__init__", "errors", "compat", "cli", "fileio", "imagenet", "labels", "precision", "summary",
@@ -29,7 +30,8 @@ LAYERS: Dict[str, Set[str]] = {
               "preprocess.transform", "quantize"},
     "driver": {"driver", "driver.paths", "driver.workdir", "driver.perf_outputs", "driver.ascend_host",
                "driver.toolchain", "driver.options", "driver.engine", "driver.state", "driver.resolve",
-               "driver.actions", "driver.perf", "driver.run_record", "driver.report", "driver.steps", "driver.main"},
+               "driver.actions", "driver.perf", "driver.run_record", "driver.report", "driver.steps", "driver.main",
+               "classify"},
     "report": {"report", "report.gather", "report.references", "report.page", "report.charts", "report.thumbs",
                "report.sections", "report.run_sections"},
 }
