@@ -17,7 +17,7 @@ from conftest import REPO, load_script
 from senet_infer.export import exporter_options
 
 STEP_SCRIPTS = ("imagenet_torch_preprocess.py", "SE_ResNet50_pth2onnx.py", "aipp_convert.py", "ais_infer.py",
-                "vision_metric_ImageNet.py", "get_weights.py", "prepare_imagenet.py", "classify.py")
+                "vision_metric_ImageNet.py", "get_weights.py", "prepare_imagenet.py", "classify.py", "make_report.py")
 TORCH_SCRIPTS = {"SE_ResNet50_pth2onnx.py", "get_weights.py"}
 # every module, those of the subpackages too (``backends.openvino``)
 MODULES = sorted(".".join(p.relative_to(REPO / "senet_infer").with_suffix("").parts).replace(".__init__", "")
