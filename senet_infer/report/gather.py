@@ -135,7 +135,8 @@ def gather(work: Path) -> RunOutputs:
     if sources is not None:
         out.image_source, images, out.protocol = sources
         out.images = {stem_of(name): out.image_source / name for name in images}
-    for notes in ([out.accuracy.annotations] if out.accuracy else []) + (
+    for notes in ([dict(out.summary.extras.annotations)] if out.summary else []) + (
+            [out.accuracy.annotations] if out.accuracy else []) + (
             [out.fidelity.notes] if out.fidelity else []) + ([_perf_notes(out.perf)] if out.perf else []):
         out.notes.update(notes)
     if out.record is None:  # by hand: the checkpoint lying in the folder tells
