@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from .. import imagenet
 from ..errors import PipelineError
 from ..fileio import stem_of
 from ..labels import format_labels
 from .label_sources import LabelSource, ground_truth_labels, read_devkit, read_label_source
-from .layout import Source, SourceImage, detect_source
+from .layout import Source, SourceImage, counted, detect_source
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class Plan:
     absent: int  # labelled images that are not in the source
     unlabelled: Tuple[str, ...]  # images of the source without a label: left out
     warnings: Tuple[str, ...] = ()
+    notes: Tuple[str, ...] = ()  # said in the report line
 
     @property
     def classes_present(self) -> int:
@@ -56,12 +57,29 @@ def plan(source: Source, labels: Optional[LabelSource]) -> Plan:
                                 f"(class {image.folder_class})")
         entries.append((image, cls))
     if not entries:
-        raise PipelineError(f"{source.path}: none of its {len(source.images):,} images has a label in "
-                            f"{labels.what if labels else 'its class folders'} (e.g. {source.images[0].name!r})")
+        where = labels.what if labels else "its class folders"
+        if len(source.images) == 1:
+            raise PipelineError(f"{source.path}: its one image {source.images[0].name!r} has no label in {where}")
+        raise PipelineError(f"{source.path}: none of its {len(source.images):,} images has a label in {where} "
+                            f"(e.g. {source.images[0].name!r})")
     present = {stem_of(image.name) for image, _ in entries}
     absent = 0 if labels is None else sum(1 for stem in labels.classes if stem not in present)
     what = labels.what if labels is not None else "the class folders"
-    return Plan(source, what, tuple(entries), absent, tuple(unlabelled), labels.warnings if labels else ())
+    return Plan(source, what, tuple(entries), absent, tuple(unlabelled),
+                source.warnings + (labels.warnings if labels else ()), _one_based_notes(labels, entries))
+
+
+ONE_BASED_NOTE_CLASSES = 100  # classes present from which a file of numbers without class 0 is said
+
+
+def _one_based_notes(labels: Optional[LabelSource], entries: Sequence[Tuple[SourceImage, int]]) -> Tuple[str, ...]:
+    """A file of class numbers that counts from 1 passes when it is a subset without the last class (which would be
+    1000, refused). It cannot be told from a subset without class 0, but many classes and no 0 are worth a word."""
+    classes = {cls for _, cls in entries}
+    if labels is None or not labels.numbered or 0 in classes or len(classes) < ONE_BASED_NOTE_CLASSES:
+        return ()
+    return (f"no label is class 0 although {len(classes):,} classes are present: if {labels.what.split(' (')[0]} "
+            "counts classes from 1, every label is one too high (the model's classes are 0..999)",)
 
 
 def resolve(source: str | os.PathLike[str], *, devkit: Optional[str | os.PathLike[str]] = None,
@@ -72,6 +90,11 @@ def resolve(source: str | os.PathLike[str], *, devkit: Optional[str | os.PathLik
     label_source: Optional[LabelSource] = None
     if labels is not None:
         label_source = read_label_source(labels, kit)
+    elif found.class_folders and kit is not None:
+        if kit.ground_truth is None:
+            raise PipelineError(f"{found.path}: the class folders name the classes, and {kit.meta} alone (no ground "
+                                "truth) has nothing to map: leave --devkit out")
+        label_source = ground_truth_labels(kit.ground_truth[0], kit.ground_truth[1], kit)  # checked against them
     elif found.default_labels is not None and found.class_folders == 0:
         label_source = read_label_source(found.default_labels, kit)
     elif found.class_folders == 0:
