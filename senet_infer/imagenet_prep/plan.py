@@ -11,7 +11,7 @@ from ..errors import PipelineError
 from ..fileio import stem_of
 from ..labels import format_labels
 from .label_sources import LabelSource, ground_truth_labels, read_devkit, read_label_source
-from .layout import Source, SourceImage, counted, detect_source
+from .layout import Source, SourceImage, detect_source
 
 
 @dataclass(frozen=True)
