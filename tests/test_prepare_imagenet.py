@@ -244,7 +244,7 @@ def test_source_that_is_the_output_is_refused(fake: Fake, tmp_path: Path) -> Non
     guide = tmp_path / "labels.txt"
     guide.write_text(fake.expected)
     assert_refused(run(out / "val_union", "--labels", guide, "--out", out, "--force", check=False),
-                   "is or holds the source")
+                   "val_union: is the source itself")
 
 
 # --------------------------------------------------------------------------- answers that must never be silent
@@ -366,3 +366,82 @@ def test_a_one_based_subset_is_said_in_the_summary_line(fake: Fake, tmp_path: Pa
         if noted:
             assert f"if {label_file.name} counts classes from 1, every label is one too high" in line
             assert len(line.splitlines()) == 1
+
+
+# --------------------------------------------------------------------------- what a new user meets on the way
+
+
+def test_the_folder_holding_val_is_told_to_pass_val_itself(fake: Fake, tmp_path: Path) -> None:
+    val = fake.image_folder("download/val")
+    proc = run(val.parent, "--out", tmp_path / "out", check=False)
+    assert_refused(proc, "class folder 'val' is no ImageNet-1k synset",
+                   f"{val} itself looks like the ImageFolder ({len(os.listdir(val))} class folders): pass it")
+    wrapper = tmp_path / "wrapper"
+    wrapper.mkdir()
+    flat = wrapper / "images"
+    fake.flat().rename(flat)
+    assert_refused(run(wrapper, "--out", tmp_path / "out", check=False),
+                   f"{flat} itself looks like a flat image folder ({IMAGES} images): pass it")
+
+
+def test_a_source_without_labels_names_the_devkit_first(fake: Fake, tmp_path: Path) -> None:
+    tar = fake.tar()
+    assert_refused(run(tar, "--out", tmp_path / "out", check=False), str(tar), "carries no labels",
+                   "pass --devkit ILSVRC2012_devkit_t12.tar.gz (the simplest")
+
+
+def test_files_named_as_images_that_are_none_are_named_at_preparation(fake: Fake, tmp_path: Path) -> None:
+    """Text, an empty file and a cut JPEG named .JPEG are refused by name, while the source can be fixed; a JPEG
+    with bytes after its end still passes, and a broken file without a label is only left out."""
+    devkit_tar, _, _ = fake.devkit()
+    jpeg = fake.images["ILSVRC2012_val_00000003.JPEG"]
+    broken = {"text": b"<html>404 Not Found</html>\n", "empty": b"", "cut": jpeg[: len(jpeg) // 2]}
+    needles = {"text": "is no JPEG or PNG image (it starts with b'<html>4", "empty": "is empty",
+               "cut": "is a truncated or damaged JPEG"}
+    for number, (kind, data) in enumerate(broken.items()):
+        flat = fake.root / f"flat{number}"
+        fake.flat().rename(flat)
+        (flat / "ILSVRC2012_val_00000003.JPEG").write_bytes(data)
+        out = tmp_path / f"out{number}"
+        assert_refused(run(flat, "--devkit", devkit_tar, "--out", out, check=False),
+                       str(flat / "ILSVRC2012_val_00000003.JPEG"), needles[kind], "fix or remove it in the source")
+        assert not out.exists()
+    tar = fake.tar({"ILSVRC2012_val_00000031.JPEG": broken["text"]}, name="with_text.tar")
+    assert_refused(run(tar, "--devkit", devkit_tar, "--out", tmp_path / "t", check=False),
+                   f"{tar}: member 'ILSVRC2012_val_00000031.JPEG' is no JPEG or PNG image")
+    flat = fake.flat()
+    (flat / "ILSVRC2012_val_00000004.JPEG").write_bytes(fake.images["ILSVRC2012_val_00000004.JPEG"] + bytes(300) +
+                                                        b"camera notes")  # bytes after the image: Pillow reads it
+    (flat / "notes.jpg").write_text("not an image, and without a label")
+    proc = run(flat, "--devkit", devkit_tar, "--out", tmp_path / "ok")
+    assert "1 image without a label left out" in proc.stdout and out_labels(tmp_path / "ok") == fake.expected
+
+
+def test_out_inside_or_around_the_source_is_named_for_what_it_is(fake: Fake, tmp_path: Path) -> None:
+    flat = fake.flat()
+    guide = tmp_path / "labels.txt"
+    guide.write_text(fake.expected)
+    assert_refused(run(flat, "--labels", guide, "--out", flat / "prepared", check=False),
+                   f"{flat / 'prepared'}: lies inside the source {flat}")
+    around = tmp_path / "ImageNet"
+    (around / "val_union").mkdir(parents=True)
+    flat.rename(around / "val_union" / "flat")
+    assert_refused(run(around / "val_union" / "flat", "--labels", guide, "--out", around, "--force", check=False),
+                   f"{around / 'val_union'}: holds the source", "which replacing it would remove")
+
+
+def test_one_image_one_class_reads_in_the_singular(fake: Fake, tmp_path: Path) -> None:
+    folder = tmp_path / "one"
+    folder.mkdir()
+    (folder / "ILSVRC2012_val_00000001.JPEG").write_bytes(fake.images["ILSVRC2012_val_00000001.JPEG"])
+    labels = tmp_path / "one.txt"
+    labels.write_text("ILSVRC2012_val_00000001.JPEG 7\n")
+    line = run(folder, "--labels", labels, "--out", tmp_path / "out").stdout.strip()
+    for needle in (": 1 image;", "(1 link)", "(1 label, 1 class present)", "0 labelled images not present",
+                   "0 images without a label"):
+        assert needle in line, (needle, line)
+    again = run(folder, "--labels", labels, "--out", tmp_path / "out").stdout
+    assert "already up to date (1 label, 1 class present)" in again
+    labels.write_text("ILSVRC2012_val_00000002.JPEG 7\n")
+    assert_refused(run(folder, "--labels", labels, "--out", tmp_path / "other", check=False),
+                   "its one image 'ILSVRC2012_val_00000001.JPEG' has no label in")

@@ -89,9 +89,13 @@ def _check_places(source: Source, out: Path) -> None:
     src = source.path.resolve()
     images = (out / IMAGES_DIRNAME).resolve()
     target = out.resolve()
-    if images == src or src in images.parents or images in src.parents:
-        raise PipelineError(f"{out / IMAGES_DIRNAME}: is or holds the source {source.path}; choose another --out")
-    if not source.tar and (target == src or src in target.parents):
+    if images == src:
+        raise PipelineError(f"{out / IMAGES_DIRNAME}: is the source itself, which is never written to; choose "
+                            "another --out")
+    if images in src.parents:
+        raise PipelineError(f"{out / IMAGES_DIRNAME}: holds the source {source.path}, which replacing it would "
+                            "remove; choose another --out")
+    if target == src or src in target.parents:
         raise PipelineError(f"{out}: lies inside the source {source.path}, which is never written to; "
                             "choose another --out")
 

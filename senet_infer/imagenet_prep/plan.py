@@ -62,11 +62,24 @@ def plan(source: Source, labels: Optional[LabelSource]) -> Plan:
             raise PipelineError(f"{source.path}: its one image {source.images[0].name!r} has no label in {where}")
         raise PipelineError(f"{source.path}: none of its {len(source.images):,} images has a label in {where} "
                             f"(e.g. {source.images[0].name!r})")
+    _refuse_unreadable(source, entries)
     present = {stem_of(image.name) for image, _ in entries}
     absent = 0 if labels is None else sum(1 for stem in labels.classes if stem not in present)
     what = labels.what if labels is not None else "the class folders"
     return Plan(source, what, tuple(entries), absent, tuple(unlabelled),
                 source.warnings + (labels.warnings if labels else ()), _one_based_notes(labels, entries))
+
+
+def _refuse_unreadable(source: Source, entries: Sequence[Tuple[SourceImage, int]]) -> None:
+    """An image to be written that step 1 could not read is named now, while the source can still be fixed."""
+    bad = [(image.origin, source.problems[image.origin]) for image, _ in entries if image.origin in source.problems]
+    if not bad:
+        return
+    origin, why = bad[0]
+    where = f"{source.path}: member {origin!r}" if source.tar else origin
+    more = f" ({len(bad) - 1:,} more such: {', '.join(repr(o) for o, _ in bad[1:4])}{', ...' if len(bad) > 4 else ''})" \
+        if len(bad) > 1 else ""
+    raise PipelineError(f"{where} {why}{more}: step 1 could not read it; fix or remove it in the source")
 
 
 ONE_BASED_NOTE_CLASSES = 100  # classes present from which a file of numbers without class 0 is said
@@ -101,7 +114,8 @@ def resolve(source: str | os.PathLike[str], *, devkit: Optional[str | os.PathLik
         if kit is not None and kit.ground_truth is not None:
             label_source = ground_truth_labels(kit.ground_truth[0], kit.ground_truth[1], kit)
         else:
-            need = ("--labels (the devkit's ILSVRC2012_validation_ground_truth.txt with --devkit, Kaggle's "
+            need = ("--devkit ILSVRC2012_devkit_t12.tar.gz (the simplest: the devkit's ground truth and meta.mat), "
+                    "or --labels (the devkit's ILSVRC2012_validation_ground_truth.txt with --devkit, Kaggle's "
                     "LOC_val_solution.csv, or a '<image> <class>' file)")
             if kit is not None:
                 need = f"--labels ({kit.meta} alone holds no ground truth)"
