@@ -17,6 +17,7 @@ from .driver import options
 from .driver.actions import labels_sanity_note, top1_changes_line
 from .driver.engine import Engine
 from .driver.options import Options
+from .driver.resolve import check_imagenet_source
 from .driver.state import DEMO_WARNING, place_aipp_config, start_run
 from .driver.steps import FIRST_STEP_NUMBER, STEP_NAMES, STEPS, describe_run
 from .errors import PipelineError
@@ -40,6 +41,7 @@ def parse_options(argv: Optional[Sequence[str]] = None) -> Options:
 def main(argv: Optional[Sequence[str]] = None, repo: Path = REPO) -> int:
     """Parse options, take the work folder and run the chosen steps."""
     opts = parse_options(argv)
+    check_imagenet_source(opts)  # before anything runs: a bad source is not said after the weights' download
     opts.work.mkdir(parents=True, exist_ok=True)
     engine = Engine(opts.work, STEPS, opts.steps, force=opts.force, first_number=FIRST_STEP_NUMBER)
     engine.start()

@@ -313,3 +313,45 @@ def test_ascend_perf_converts_each_batch_size_measures_and_checks_drift(
     again = main_in_process(monkeypatch, work, "--checkpoint", str(demo_checkpoint), *labelled,
                             "--soc-version", "Ascend310P3", "--steps", "convert,perf")
     assert again.calls == []  # the perf step is up to date: its models are not even asked for
+
+
+# -- --imagenet: checked first; --force reaches prepare_imagenet.py --------------------------------------------
+
+
+def test_a_bad_imagenet_source_is_said_before_any_step_runs(tmp_path: Path) -> None:
+    """No weights step (and its download attempt) before the refusal: the work folder is not even made."""
+    from imagenet_fakes import Fake
+
+    work = tmp_path / "work"
+    missing = tmp_path / "no_such_val"
+    proc = run_in_process(pipeline.main, "--work-dir", work, "--imagenet", missing, "--steps", "dataset",
+                          prog="run_infer.sh", check=False)
+    assert proc.returncode == 2 and "weights" not in proc.stdout and not work.exists(), proc.stdout
+    assert proc.stderr.strip() == f"run_infer.sh: error: --imagenet: {missing}: no such file or folder"
+    val = Fake(tmp_path).image_folder("download/val")
+    proc = run_in_process(pipeline.main, "--work-dir", work, "--imagenet", val.parent, prog="run_infer.sh",
+                          check=False)
+    assert proc.returncode == 2 and "weights" not in proc.stdout and not work.exists()
+    assert f"{val} itself looks like the ImageFolder" in proc.stderr
+    proc = run_in_process(pipeline.main, "--work-dir", work, "--devkit", tmp_path, prog="run_infer.sh", check=False)
+    assert proc.returncode == 2 and "--devkit and --imagenet-labels go with --imagenet SOURCE" in proc.stderr
+    assert not work.exists()
+
+
+def test_force_reaches_the_dataset_step_as_its_refusal_says(tmp_path: Path, demo_checkpoint: Path,
+                                                            capfd: pytest.CaptureFixture[str]) -> None:
+    """An --imagenet over a dataset/ImageNet prepared from another source is refused with '--force replaces it':
+    run_infer.sh --force passes it to prepare_imagenet.py."""
+    from imagenet_fakes import Fake
+
+    fake = Fake(tmp_path)
+    first, second = fake.image_folder(), fake.image_folder("other")
+    work = tmp_path / "work"
+    base = ("--work-dir", work, "--checkpoint", demo_checkpoint, "--offline", "--steps", "dataset")
+    run_in_process(pipeline.main, *base, "--imagenet", first, prog="run_infer.sh")
+    refused = run_in_process(pipeline.main, *base, "--imagenet", second, prog="run_infer.sh", check=False)
+    err = capfd.readouterr().err  # prepare_imagenet.py runs as its own process, as the guide's steps do
+    assert refused.returncode == 2 and "holds another dataset" in err and "--force replaces it" in err, err
+    run_in_process(pipeline.main, *base, "--imagenet", second, "--force", prog="run_infer.sh")
+    link = os.readlink(work / "dataset/ImageNet/val_union/ILSVRC2012_val_00000001.JPEG")
+    assert link.startswith(str(second))
