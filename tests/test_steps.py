@@ -355,3 +355,36 @@ def test_force_reaches_the_dataset_step_as_its_refusal_says(tmp_path: Path, demo
     run_in_process(pipeline.main, *base, "--imagenet", second, "--force", prog="run_infer.sh")
     link = os.readlink(work / "dataset/ImageNet/val_union/ILSVRC2012_val_00000001.JPEG")
     assert link.startswith(str(second))
+
+
+def test_the_perf_step_says_how_long_it_takes_and_how_to_leave_it_out(tmp_path: Path, capsys) -> None:
+    """Before its work the perf step estimates its time from the infer step's measured speed, the loop and the
+    batch sizes, and names the --steps that leaves it out."""
+    from senet_infer.driver import perf
+    from senet_infer.fileio import atomic_write_json
+    from senet_infer.summary import Extras, RunSummary, TimeStats
+
+    argv = ("--perf-precisions", "fp32,int8", "--perf-batch-sizes", "1,4", "--perf-loop", "3")
+    run = make_run(tmp_path, *argv)
+    perf.announce(run)
+    unmeasured = capsys.readouterr().out
+    assert "the perf step takes a while here (the infer step has not measured this machine's speed yet)" in unmeasured
+    atomic_write_json(run.layout.result_summary,
+                      RunSummary(TimeStats(), 10.0, Extras(precision="fp32")).to_json())  # 10 images/s at fp32
+    # int8: calibration, then 20 images at 3x the speed; each precision: 2 runs, 2 models, a drift check
+    expected = perf.CALIBRATE_S + 2 * perf.DRIFT_S + 4 * perf.RUN_START_S + 4 * perf.CONVERT_S + 20 / 10 + 20 / 30
+    assert perf.estimate_seconds(run, 10.0, "fp32") == pytest.approx(expected)
+    assert 90 <= expected < 150
+    perf.announce(run)
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("the perf step takes about 2 min here (estimated from the infer step's 10.0 images/s at "
+                           "fp32): 4 runs of 3 timed batches and 1 warm-up (fp32, int8 at batch 1, 4); --steps "
+                           "weights,dataset,preprocess,export,calibrate,convert,infer,metric,fidelity leaves it out"), line
+    for batch in (1, 4):
+        for precision in ("fp32", "int8"):
+            run.toolchain.model_path(batch, precision).parent.mkdir(parents=True, exist_ok=True)
+            run.toolchain.model_path(batch, precision).touch()
+    run.toolchain.deploy_model.touch()
+    assert perf.estimate_seconds(run, 10.0, "fp32") == pytest.approx(expected - perf.CALIBRATE_S - 4 * perf.CONVERT_S)
+    perf.announce(make_run(tmp_path, *argv, "--steps", "perf"))
+    assert "--steps" not in capsys.readouterr().out  # nothing else is chosen: nothing to leave it out of
