@@ -91,7 +91,7 @@ def _one_based_notes(labels: Optional[LabelSource], entries: Sequence[Tuple[Sour
     classes = {cls for _, cls in entries}
     if labels is None or not labels.numbered or 0 in classes or len(classes) < ONE_BASED_NOTE_CLASSES:
         return ()
-    return (f"no label is class 0 although {len(classes):,} classes are present: if {labels.what.split(' (')[0]} "
+    return (f"no label is class 0 although {len(classes):,} classes are present: if the label file "
             "counts classes from 1, every label is one too high (the model's classes are 0..999)",)
 
 
