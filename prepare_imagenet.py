@@ -13,11 +13,13 @@ position of the image's WordNet ID in the sorted list of the 1000 ImageNet-1k Wo
 Labels: an ImageFolder's class folders; else --labels: the devkit's
 ILSVRC2012_validation_ground_truth.txt (1-based ILSVRC2012_IDs in the devkit's order: needs --devkit,
 the devkit tar.gz, its folder or its meta.mat), Kaggle's LOC_val_solution.csv, or a file already in
-the guide's format. --devkit alone (tar.gz or folder) also supplies its ground truth.
+the guide's format ('<image> <0-based class>'; with --devkit, '<image> <ILSVRC2012_ID>', as paste of the image
+list and the ground truth gives). --devkit alone (tar.gz or folder) also supplies its ground truth; an option
+that cannot apply to the input is refused.
 
 SOURCE is never written to. A rerun into the same OUT is a no-op; an OUT holding another dataset
-is refused (--force replaces it). Exit status: 0 written or up to date, 2 bad input (one line naming
-the file and the problem; nothing written).
+is refused (--force replaces it). A tar is read to its end: a damaged or cut one is refused. Exit status: 0
+written or up to date, 2 bad input (one line naming the file and the problem; nothing written).
 """
 
 import argparse
@@ -38,7 +40,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="ILSVRC2012_devkit_t12.tar.gz, its unpacked folder, or its data/meta.mat")
     parser.add_argument("--labels", metavar="FILE", default=None,
                         help="ILSVRC2012_validation_ground_truth.txt (with --devkit), LOC_val_solution.csv, or a "
-                             "'<image> <class>' file")
+                             "'<image> <class>' file (with --devkit: '<image> <ILSVRC2012_ID>')")
     parser.add_argument("--out", metavar="DIR", default="./dataset/ImageNet",
                         help="where val_union/ and val_label.txt go (default %(default)s)")
     parser.add_argument("--copy", action="store_true", help="copy the images instead of linking them")

@@ -22,11 +22,22 @@ def test_chance_level_top1_with_real_weights_points_at_the_label_order() -> None
     note = labels_sanity_note(real, predictions(500, 4))  # 0.8 %
     assert note is not None
     for needle in ("0.80 % on 500 images", "fidelity step passes", "weights", "ILSVRC2012_ID", "ImageFolder",
-                   "prepare_imagenet.py"):
+                   "counting classes from 1", "prepare_imagenet.py"):
         assert needle in note, needle
+    assert "with every label one lower" not in note
     assert labels_sanity_note(real, predictions(500, 5)) is None  # 1 %: not chance level
     assert labels_sanity_note(real, predictions(499, 0)) is None  # too few images to say
     assert labels_sanity_note(demo, predictions(500, 0)) is None  # random weights: chance is expected
+
+
+def test_labels_counting_from_1_are_named_when_the_model_predicts_one_class_below() -> None:
+    """A 1-based label file: the model's top-1 is the label minus one on most images."""
+    real = SimpleNamespace(demo_weights=False)
+    rows = [Prediction(f"ILSVRC2012_val_{i + 1:08d}.JPEG", i % 999 + 1, "", ((i % 999) if i % 4 else 5,), False,
+                       False) for i in range(600)]
+    note = labels_sanity_note(real, rows)
+    assert note is not None and "with every label one lower top-1 would be 75.00 %" in note
+    assert "the label file counts classes from 1" in note
 
 
 def test_fidelity_names_the_classes_whose_top1_changed() -> None:

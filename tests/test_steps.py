@@ -313,3 +313,78 @@ def test_ascend_perf_converts_each_batch_size_measures_and_checks_drift(
     again = main_in_process(monkeypatch, work, "--checkpoint", str(demo_checkpoint), *labelled,
                             "--soc-version", "Ascend310P3", "--steps", "convert,perf")
     assert again.calls == []  # the perf step is up to date: its models are not even asked for
+
+
+# -- --imagenet: checked first; --force reaches prepare_imagenet.py --------------------------------------------
+
+
+def test_a_bad_imagenet_source_is_said_before_any_step_runs(tmp_path: Path) -> None:
+    """No weights step (and its download attempt) before the refusal: the work folder is not even made."""
+    from imagenet_fakes import Fake
+
+    work = tmp_path / "work"
+    missing = tmp_path / "no_such_val"
+    proc = run_in_process(driver.main, "--work-dir", work, "--imagenet", missing, "--steps", "dataset",
+                          prog="run_infer.sh", check=False)
+    assert proc.returncode == 2 and "weights" not in proc.stdout and not work.exists(), proc.stdout
+    assert proc.stderr.strip() == f"run_infer.sh: error: --imagenet: {missing}: no such file or folder"
+    val = Fake(tmp_path).image_folder("download/val")
+    proc = run_in_process(driver.main, "--work-dir", work, "--imagenet", val.parent, prog="run_infer.sh",
+                          check=False)
+    assert proc.returncode == 2 and "weights" not in proc.stdout and not work.exists()
+    assert f"{val} itself looks like the ImageFolder" in proc.stderr
+    proc = run_in_process(driver.main, "--work-dir", work, "--devkit", tmp_path, prog="run_infer.sh", check=False)
+    assert proc.returncode == 2 and "--devkit and --imagenet-labels go with --imagenet SOURCE" in proc.stderr
+    assert not work.exists()
+
+
+def test_force_reaches_the_dataset_step_as_its_refusal_says(tmp_path: Path, demo_checkpoint: Path,
+                                                            capfd: pytest.CaptureFixture[str]) -> None:
+    """An --imagenet over a dataset/ImageNet prepared from another source is refused with '--force replaces it':
+    run_infer.sh --force passes it to prepare_imagenet.py."""
+    from imagenet_fakes import Fake
+
+    fake = Fake(tmp_path)
+    first, second = fake.image_folder(), fake.image_folder("other")
+    work = tmp_path / "work"
+    base = ("--work-dir", work, "--checkpoint", demo_checkpoint, "--offline", "--steps", "dataset")
+    run_in_process(driver.main, *base, "--imagenet", first, prog="run_infer.sh")
+    refused = run_in_process(driver.main, *base, "--imagenet", second, prog="run_infer.sh", check=False)
+    err = capfd.readouterr().err  # prepare_imagenet.py runs as its own process, as the guide's steps do
+    assert refused.returncode == 2 and "holds another dataset" in err and "--force replaces it" in err, err
+    run_in_process(driver.main, *base, "--imagenet", second, "--force", prog="run_infer.sh")
+    link = os.readlink(work / "dataset/ImageNet/val_union/ILSVRC2012_val_00000001.JPEG")
+    assert link.startswith(str(second))
+
+
+def test_the_perf_step_says_how_long_it_takes_and_how_to_leave_it_out(tmp_path: Path, capsys) -> None:
+    """Before its work the perf step estimates its time from the infer step's measured speed, the loop and the
+    batch sizes, and names the --steps that leaves it out."""
+    from senet_infer.driver import perf
+    from senet_infer.fileio import atomic_write_json
+    from senet_infer.summary import Extras, RunSummary, TimeStats
+
+    argv = ("--perf-precisions", "fp32,int8", "--perf-batch-sizes", "1,4", "--perf-loop", "3")
+    run = make_run(tmp_path, *argv)
+    perf.announce(run)
+    unmeasured = capsys.readouterr().out
+    assert "the perf step takes a while here (the infer step has not measured this machine's speed yet)" in unmeasured
+    atomic_write_json(run.paths.result_summary,
+                      RunSummary(TimeStats(), 10.0, Extras(precision="fp32")).to_json())  # 10 images/s at fp32
+    # int8: calibration, then 20 images at 3x the speed; each precision: 2 runs, 2 models, a drift check
+    expected = perf.CALIBRATE_S + 2 * perf.DRIFT_S + 4 * perf.RUN_START_S + 4 * perf.CONVERT_S + 20 / 10 + 20 / 30
+    assert perf.estimate_seconds(run, 10.0, "fp32") == pytest.approx(expected)
+    assert 90 <= expected < 150
+    perf.announce(run)
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("the perf step takes about 2 min here (estimated from the infer step's 10.0 images/s at "
+                           "fp32): 4 runs of 3 timed batches and 1 warm-up (fp32, int8 at batch 1, 4); --steps "
+                           "weights,dataset,preprocess,export,calibrate,convert,infer,metric,fidelity leaves it out"), line
+    for batch in (1, 4):
+        for precision in ("fp32", "int8"):
+            run.toolchain.model_path(batch, precision).parent.mkdir(parents=True, exist_ok=True)
+            run.toolchain.model_path(batch, precision).touch()
+    run.toolchain.deploy_model.touch()
+    assert perf.estimate_seconds(run, 10.0, "fp32") == pytest.approx(expected - perf.CALIBRATE_S - 4 * perf.CONVERT_S)
+    perf.announce(make_run(tmp_path, *argv, "--steps", "perf"))
+    assert "--steps" not in capsys.readouterr().out  # nothing else is chosen: nothing to leave it out of

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 LOWEST_CLASSES = 5  # classes with the lowest top-1 printed after the accuracy line
 SANITY_TOP1_PERCENT = 1.0  # real weights under this top-1 on SANITY_MIN_IMAGES or more: the labels look wrong
 SANITY_MIN_IMAGES = 500
+SANITY_SHIFTED_PERCENT = 10.0  # top-1 against every label minus one from this on: a label file counting from 1
 
 
 def preprocess(run: Run) -> None:
@@ -122,10 +123,15 @@ def labels_sanity_note(run: Run, rows: Sequence["Prediction"]) -> Optional[str]:
     top1 = 100.0 * sum(r.correct_at_1 for r in rows) / len(rows)
     if top1 >= SANITY_TOP1_PERCENT:
         return None
+    # A file counting classes from 1 puts every label one above the model's prediction: that is measurable.
+    shifted = 100.0 * sum(bool(r.top) and r.top[0] == r.label - 1 for r in rows) / len(rows)
+    one_based = (f"; with every label one lower top-1 would be {shifted:.2f} %: the label file counts classes "
+                 "from 1 (class+1)" if shifted >= SANITY_SHIFTED_PERCENT else "")
     return (f"top-1 {top1:.2f} % on {len(rows):,} images is chance level: if the fidelity step passes, the weights "
             "and the chain are fine and the labels are in another class order than the model's (sorted WordNet "
-            "IDs), e.g. the devkit's 1-based ILSVRC2012_IDs or an ImageFolder subset numbered 0..N-1; "
-            "python3 prepare_imagenet.py (or run_infer.sh --imagenet SOURCE) writes labels in the model's order")
+            "IDs), e.g. the devkit's 1-based ILSVRC2012_IDs, a label file counting classes from 1 (class+1) or an "
+            f"ImageFolder subset numbered 0..N-1{one_based}; python3 prepare_imagenet.py (or run_infer.sh --imagenet "
+            "SOURCE) writes labels in the model's order")
 
 
 def fidelity(run: Run) -> None:

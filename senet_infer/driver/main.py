@@ -18,6 +18,7 @@ from ..errors import PipelineError
 from . import options
 from .engine import Engine
 from .options import Options
+from .resolve import check_imagenet_source
 from .state import DEMO_WARNING, place_aipp_config, start_run
 from .steps import FIRST_STEP_NUMBER, STEP_NAMES, STEPS, describe_run
 
@@ -40,6 +41,7 @@ def parse_options(argv: Optional[Sequence[str]] = None) -> Options:
 def main(argv: Optional[Sequence[str]] = None, repo: Path = REPO) -> int:
     """Parse options, take the work folder and run the chosen steps."""
     opts = parse_options(argv)
+    check_imagenet_source(opts)  # before anything runs: a bad source is not said after the weights' download
     opts.work.mkdir(parents=True, exist_ok=True)
     engine = Engine(opts.work, STEPS, opts.steps, force=opts.force, first_number=FIRST_STEP_NUMBER)
     engine.start()

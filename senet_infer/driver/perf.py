@@ -12,6 +12,8 @@ import shutil
 from pathlib import Path
 from typing import Dict, List, Sequence
 
+from ..errors import PipelineError
+from ..summary import load_summary
 from .actions import calibrate_unit, convert_unit
 from .engine import Unit
 from .paths import drift_dirname
@@ -19,6 +21,16 @@ from .perf_outputs import Drift, PerfRecord, write_perf_outputs
 from .state import Run, model_aipp_op
 
 DRIFT_IMAGES = 8  # images of the perf step's fidelity check per precision
+
+# What the estimate said before the step starts is made of (portable toolchain; fitted to a default demo run on
+# the 2-core machine of docs/performance.md, where the step took 414 of the run's 484 s): each run's timed and
+# warm-up batches at the infer step's measured speed, plus fixed costs measured there.
+WARMUP_BATCHES = 1  # ais_bench's --warmup_count default: one untimed batch before the timed ones
+CONVERT_S = 7.0  # one model through aipp_convert.py (the convert step: 6.7 s)
+RUN_START_S = 5.0  # a perf run's start: the runner, the model's loading and compilation
+DRIFT_S = 8.0  # a precision's drift check: step 4 on DRIFT_IMAGES images and PyTorch's reference
+CALIBRATE_S = 25.0  # int8 calibration, when its deploy model is not there yet
+REDUCED_SPEEDUP = 3.0  # bf16, fp16 and int8 taken as this many times the fp32 speed (int8 on OpenVINO: 3.3x)
 
 
 def perf_units(run: Run) -> Sequence[Unit]:
@@ -41,6 +53,58 @@ def perf_units(run: Run) -> Sequence[Unit]:
     units.append(Unit("perf", [paths.dynamic_onnx, paths.aipp_config, run.weights.path, paths.bin_dir],
                       list(paths.perf_outputs), options, lambda: measure(run), run.toolchain.perf_folders()))
     return units
+
+
+def _relative_speed(precision: str) -> float:
+    return 1.0 if precision == "fp32" else REDUCED_SPEEDUP
+
+
+def estimate_seconds(run: Run, images_per_s: float, measured_precision: str) -> float:
+    """Roughly how long the perf step takes here, given the infer step's speed at its precision."""
+    precisions, sizes = run.perf_precisions, run.opts.perf_batch_sizes
+    batches = run.opts.perf_loop + WARMUP_BATCHES
+    seconds = 0.0
+    if "int8" in precisions and not run.toolchain.deploy_model.exists():
+        seconds += CALIBRATE_S
+    for precision in precisions:
+        speed = images_per_s * _relative_speed(precision) / _relative_speed(measured_precision)
+        seconds += DRIFT_S + sum(batches * batch / speed + RUN_START_S for batch in sizes)
+        seconds += CONVERT_S * sum(not run.toolchain.model_path(batch, precision).exists() for batch in sizes)
+    return seconds
+
+
+def _duration(seconds: float) -> str:
+    """``about 40 s``, ``about 7 min``, ``about 1.5 h``: a rough figure, rounded as one."""
+    if seconds < 90:
+        return f"about {max(10, round(seconds, -1)):.0f} s"
+    if seconds < 90 * 60:
+        return f"about {round(seconds / 60):.0f} min"
+    return f"about {seconds / 3600:.1f} h"
+
+
+def announce(run: Run) -> Run:
+    """Before the step's work: its size, roughly how long it takes here, and the options that skip or shorten it."""
+    precisions, sizes = run.perf_precisions, run.opts.perf_batch_sizes
+    runs = len(precisions) * len(sizes)
+    loop = run.opts.perf_loop
+    work = (f"{runs} run{'s' if runs != 1 else ''} of {loop} timed batch{'es' if loop != 1 else ''} and "
+            f"{WARMUP_BATCHES} warm-up ({', '.join(precisions)} at batch {', '.join(map(str, sizes))})")
+    try:
+        summary = load_summary(run.paths.result_summary)
+    except PipelineError:
+        summary = None
+    if run.toolchain.ascend or summary is None or summary.throughput <= 0:
+        why = "on Ascend the conversions' time is not known here" if run.toolchain.ascend else \
+            "the infer step has not measured this machine's speed yet"
+        time = f"takes a while here ({why})"
+    else:
+        measured = summary.extras.precision or run.toolchain.precision
+        time = (f"takes {_duration(estimate_seconds(run, summary.throughput, measured))} here (estimated from the "
+                f"infer step's {summary.throughput:.1f} images/s at {measured})")
+    others = [step for step in run.opts.steps if step != "perf"]
+    skip = f"--steps {','.join(others)} leaves it out, " if others else ""
+    print(f"  the perf step {time}: {work}; {skip}--perf-batch-sizes, --perf-loop and --perf-precisions shorten it")
+    return run
 
 
 def describe(run: Run) -> str:

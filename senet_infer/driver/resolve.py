@@ -9,6 +9,7 @@ from typing import List, Sequence, Tuple
 from ..errors import PipelineError
 from ..fileio import atomic_write_text
 from .engine import Unit
+from .options import Options
 from .paths import IMAGES_NAME, LABELS_NAME
 from .state import DEMO_DATA_NOTE, DEMO_WARNING, Dataset, Run, Weights, config_aipp_op
 
@@ -52,17 +53,37 @@ def resolve_weights(run: Run) -> Run:
     return run.with_weights(weights)
 
 
+def _check_dataset_options(opts: Options) -> None:
+    """Options that cannot go together are refused, never ignored."""
+    if opts.imagenet is not None and (opts.data_dir is not None or opts.label_file is not None):
+        raise PipelineError("--imagenet writes <work>/dataset/ImageNet itself: give it without --data-dir and "
+                            "--label-file")
+    if opts.imagenet is None and (opts.devkit is not None or opts.imagenet_labels is not None):
+        raise PipelineError("--devkit and --imagenet-labels go with --imagenet SOURCE")
+
+
+def check_imagenet_source(opts: Options) -> None:
+    """``--imagenet SOURCE``, checked before the first step: every check of prepare_imagenet.py (nothing written),
+    so that a bad source is said before the weights step's download, not after it."""
+    _check_dataset_options(opts)
+    if opts.imagenet is None:
+        return
+    from ..imagenet_prep import resolve
+
+    print(f"checking --imagenet {opts.imagenet} before the first step", flush=True)
+    try:
+        resolve(opts.imagenet, devkit=opts.devkit, labels=opts.imagenet_labels)
+    except PipelineError as exc:
+        raise PipelineError(f"--imagenet: {exc}") from None
+
+
 def resolve_dataset(run: Run) -> Run:
     """The images and labels: the given or default ImageNet folder, else a generated demo set."""
     opts, root = run.opts, run.paths.imagenet
+    _check_dataset_options(opts)
     if opts.imagenet is not None:
-        if opts.data_dir is not None or opts.label_file is not None:
-            raise PipelineError("--imagenet writes <work>/dataset/ImageNet itself: give it without --data-dir and "
-                                "--label-file")
         print(f"  {run.rel(opts.imagenet)} through prepare_imagenet.py into {run.rel(root)}")
         return run.with_dataset(Dataset(root / IMAGES_NAME, root / LABELS_NAME, prepared=True))
-    if opts.devkit is not None or opts.imagenet_labels is not None:
-        raise PipelineError("--devkit and --imagenet-labels go with --imagenet SOURCE")
     data_dir = opts.data_dir or root / IMAGES_NAME
     label_file = opts.label_file or root / LABELS_NAME
     if data_dir.is_dir():
@@ -105,6 +126,8 @@ def prepare_imagenet(run: Run) -> None:
         args += ["--devkit", run.rel(opts.devkit)]
     if opts.imagenet_labels is not None:
         args += ["--labels", run.rel(opts.imagenet_labels)]
+    if opts.force:
+        args.append("--force")  # what its refusal of an --out holding another dataset names: run_infer.sh's too
     run.shell.run(run.scripts.command("prepare_imagenet.py", args))
 
 

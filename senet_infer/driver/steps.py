@@ -66,7 +66,7 @@ STEPS: Tuple[Step[Run], ...] = (
     Step("infer", units=infer_units),
     Step("metric", units=metric_units, figures=actions.print_accuracy),
     Step("fidelity", units=fidelity_units, figures=actions.print_fidelity),
-    Step("perf", units=perf.perf_units, what=perf.describe),
+    Step("perf", prepare=perf.announce, units=perf.perf_units, what=perf.describe),
     Step("report", units=report.report_units, figures=report.announce),
 )
 STEP_NAMES: Tuple[str, ...] = tuple(step.name for step in STEPS)

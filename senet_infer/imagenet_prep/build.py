@@ -17,13 +17,14 @@ from typing import Dict, Mapping, Optional, Sequence
 
 from ..errors import PipelineError
 from ..fileio import atomic_write_json, atomic_write_text, write_error
-from .layout import Source
+from .layout import Source, counted
 from .plan import Plan, resolve
 
 IMAGES_DIRNAME = "val_union"
 LABELS_NAME = "val_label.txt"
 MANIFEST_NAME = ".prepare_imagenet.json"
 MODES = ("link", "copy")
+MODE_NOUNS = {"links": "link", "copies": "copy", "extracted files": "extracted file"}  # plural -> one
 
 
 def remove_stale_builds(out: Path) -> None:
@@ -45,17 +46,18 @@ class PrepReport:
     def line(self) -> str:
         """The one line the script prints."""
         p = self.plan
-        found = (f"found {p.source.layout} in {p.source.path}: {len(p.source.images):,} images; "
+        found = (f"found {p.source.layout} in {p.source.path}: {counted(len(p.source.images), 'image')}; "
                  f"labels from {p.labels_from}")
         images, labels = self.out / IMAGES_DIRNAME, self.out / LABELS_NAME
+        held = f"{counted(len(p.entries), 'label')}, {counted(p.classes_present, 'class', 'classes')} present"
         if self.written:
-            wrote = (f"wrote {images} ({len(p.entries):,} {self.mode}) and {labels} ({len(p.entries):,} labels, "
-                     f"{p.classes_present} classes present)")
+            made = counted(len(p.entries), MODE_NOUNS[self.mode], self.mode)
+            wrote = f"wrote {images} ({made}) and {labels} ({held})"
         else:
-            wrote = (f"{images} and {labels} already up to date ({len(p.entries):,} labels, {p.classes_present} "
-                     "classes present), nothing written")
-        left = f"{p.absent:,} labelled images not present, {len(p.unlabelled):,} images without a label left out"
-        return f"{found}; {wrote}; {left}"
+            wrote = f"{images} and {labels} already up to date ({held}), nothing written"
+        left = (f"{counted(p.absent, 'labelled image')} not present, "
+                f"{counted(len(p.unlabelled), 'image')} without a label left out")
+        return "; ".join([found, wrote, left, *p.notes])
 
 
 def _fingerprint(p: Plan, mode: str) -> str:
@@ -87,9 +89,13 @@ def _check_places(source: Source, out: Path) -> None:
     src = source.path.resolve()
     images = (out / IMAGES_DIRNAME).resolve()
     target = out.resolve()
-    if images == src or src in images.parents or images in src.parents:
-        raise PipelineError(f"{out / IMAGES_DIRNAME}: is or holds the source {source.path}; choose another --out")
-    if not source.tar and (target == src or src in target.parents):
+    if images == src:
+        raise PipelineError(f"{out / IMAGES_DIRNAME}: is the source itself, which is never written to; choose "
+                            "another --out")
+    if images in src.parents:
+        raise PipelineError(f"{out / IMAGES_DIRNAME}: holds the source {source.path}, which replacing it would "
+                            "remove; choose another --out")
+    if target == src or src in target.parents:
         raise PipelineError(f"{out}: lies inside the source {source.path}, which is never written to; "
                             "choose another --out")
 

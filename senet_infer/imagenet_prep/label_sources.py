@@ -116,6 +116,7 @@ class LabelSource:
     classes: Dict[str, int]
     lines: Dict[str, str] = field(default_factory=dict)  # image stem -> "FILE, line N" (for messages)
     warnings: Tuple[str, ...] = ()
+    numbered: bool = False  # the file gives the model's classes as numbers: one counting from 1 reads as they do
 
 
 def ground_truth_labels(where: str, text: str, devkit: Optional[Devkit]) -> LabelSource:
@@ -178,7 +179,25 @@ def _guide_labels(path: Path) -> LabelSource:
             raise PipelineError(f"{path}, line {label.line}: class {label.cls} is out of range 0..999{hint}")
     return LabelSource(f"{path.name} (the guide's format)", labels.classes(),
                        {stem: f"{path}, line {label.line}" for stem, label in labels.labels.items()},
-                       (warning,) if warning else ())
+                       (warning,) if warning else (), numbered=True)
+
+
+def _named_id_labels(path: Path, devkit: Devkit) -> LabelSource:
+    """``<image> <ILSVRC2012_ID>`` lines (``paste`` of the image list and the devkit's ground truth): with
+    ``--devkit`` the numbers are the devkit's IDs, mapped through its ``meta.mat`` like the ground truth's."""
+    labels = read_label_file(path)
+    index = imagenet.synsets().index
+    classes: Dict[str, int] = {}
+    for stem, label in labels.labels.items():
+        wnid = devkit.wnid_of_id.get(label.cls)
+        if wnid is None:
+            raise PipelineError(f"{path}, line {label.line}: ILSVRC2012_ID {label.cls} is not a leaf (one of the "
+                                f"{imagenet.NUM_CLASSES} classes, num_children == 0) in {devkit.meta}; with --devkit "
+                                "the numbers of a '<image> <number>' file are the devkit's 1-based ILSVRC2012_IDs "
+                                "(a file of 0-based classes goes without --devkit)")
+        classes[stem] = index[wnid]
+    return LabelSource(f"{path.name} ('<image> <ILSVRC2012_ID>') mapped through {devkit.meta}", classes,
+                       {stem: f"{path}, line {label.line}" for stem, label in labels.labels.items()})
 
 
 def _first_line(text: str) -> str:
@@ -186,11 +205,16 @@ def _first_line(text: str) -> str:
 
 
 def read_label_source(path: str | os.PathLike[str], devkit: Optional[Devkit] = None) -> LabelSource:
-    """``--labels``: the devkit's ground truth (needs ``devkit``), Kaggle's CSV or a guide-format file, by content."""
+    """``--labels``: the devkit's ground truth (needs ``devkit``), Kaggle's CSV or a guide-format file, by content.
+    With ``devkit`` the numbers of a ``<image> <number>`` file are the devkit's ILSVRC2012_IDs; a file it cannot
+    apply to (Kaggle's CSV) is refused."""
     path = Path(path)
     text = read_text(path, "label file")
     first = _first_line(text)
     if first.replace(" ", "").startswith(KAGGLE_HEADER):
+        if devkit is not None:
+            raise PipelineError(f"{path}: Kaggle's CSV names WordNet IDs, so --devkit ({devkit.meta}) does not apply "
+                                "to it; leave --devkit out")
         return _kaggle_labels(path, text)
     if first.isascii() and first.isdigit():
         return ground_truth_labels(str(path), text, devkit)
@@ -198,4 +222,4 @@ def read_label_source(path: str | os.PathLike[str], devkit: Optional[Devkit] = N
         parse_line(first)
     except ValueError as exc:
         raise PipelineError(f"{path}, line 1: {exc} (or a devkit ground truth, or {KAGGLE_HEADER} CSV)") from None
-    return _guide_labels(path)
+    return _guide_labels(path) if devkit is None else _named_id_labels(path, devkit)
