@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from ..errors import PipelineError
-from . import options
+from . import options, steps
 from .engine import Engine
 from .options import Options
 from .state import DEMO_WARNING, place_aipp_config, start_run
-from .steps import FIRST_STEP_NUMBER, STEP_NAMES, STEPS, describe_run
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -27,25 +26,27 @@ __all__ = ["build_parser", "main", "parse_options"]
 
 def build_parser() -> argparse.ArgumentParser:
     """``run_infer.sh``'s options, with the step table's names."""
-    return options.build_parser(STEP_NAMES)
+    return options.build_parser(steps.step_names())
 
 
 def parse_options(argv: Optional[Sequence[str]] = None) -> Options:
     """``run_infer.sh``'s command line, parsed and checked."""
-    return Options.from_args(build_parser().parse_args(argv), STEP_NAMES)
+    return Options.from_args(build_parser().parse_args(argv), steps.step_names())
 
 
 def main(argv: Optional[Sequence[str]] = None, repo: Path = REPO) -> int:
     """Parse options, take the work folder and run the chosen steps."""
     opts = parse_options(argv)
     opts.work.mkdir(parents=True, exist_ok=True)
-    engine = Engine(opts.work, STEPS, opts.steps, force=opts.force, first_number=FIRST_STEP_NUMBER)
+    engine = Engine(opts.work, steps.STEPS, opts.steps, force=opts.force, first_number=steps.FIRST_STEP_NUMBER)
+    if opts.set_up_seconds is not None:
+        engine.print_earlier_step(1, steps.SET_UP, steps.SET_UP_IO, opts.set_up_seconds, opts.set_up_python or sys.executable)
     engine.start()
     ended = False
     try:
         run = start_run(opts, repo)
         place_aipp_config(run, repo)
-        run = engine.execute(run, describe_run)
+        run = engine.execute(run, steps.describe_run)
         print(f"all steps done in {engine.total_seconds:.1f} s" + (f" — {DEMO_WARNING}" if run.demo_weights else ""))
         ended = True
     except PipelineError:
