@@ -10,6 +10,7 @@ from typing import Optional, Sequence
 
 # senet_infer checks the Python version first; this file parses on 3.6 so that its one-line message shows
 from senet_infer.cli import run_main
+from senet_infer.demo import DEMO_WARNING
 from senet_infer.export import OPSET, PARITY_TOLERANCE, check_parity, export_onnx
 from senet_infer.model import calibration_batch, is_demo_checkpoint, load_checkpoint, verify_weights
 
@@ -25,7 +26,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     verify_weights(args.pth)
     if is_demo_checkpoint(args.pth):
-        print(f"WARNING: {args.pth} holds seeded DEMO weights (random, calibrated): any accuracy from them means nothing")
+        print(f"WARNING: {args.pth}: {DEMO_WARNING}")
     model = load_checkpoint(args.pth)
     path = export_onnx(model, args.onnx, opset=args.opset)
     print(f"exported {path} (opset {args.opset}, input image [batch,3,224,224] float32, output class [batch,1000])")

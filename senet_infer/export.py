@@ -22,6 +22,12 @@ OUTPUT_NAME = "class"
 PARITY_TOLERANCE = 1e-5
 
 
+def input_shapes(batch: int) -> dict[str, tuple[int, int, int, int]]:
+    """The model's one input at a static batch, as ATC's and AMCT's ``--input_shape`` name it:
+    ``{"image": (batch, 3, 224, 224)}``."""
+    return {INPUT_NAME: (batch, 3, imagenet.CROP_SIZE, imagenet.CROP_SIZE)}
+
+
 def exporter_options(export: Callable[..., Any]) -> dict[str, Any]:
     """Keyword arguments that pick the TorchScript exporter: ``dynamo=False`` where ``export`` has it.
 

@@ -19,9 +19,10 @@ from senet_infer.agreement import relative_error
 from senet_infer.aipp import AippOp, apply_aipp, parse_aipp_config
 from senet_infer.atc import FLAGS, NO_EFFECT, REFUSED
 from senet_infer.cli import run_main
-from senet_infer.convert import FidelityError, convert_model, parse_input_shape
+from senet_infer.convert import FidelityError, convert_model
 from senet_infer.errors import PipelineError
 from senet_infer.modelmeta import AIPP_KEY, PRECISION_KEY
+from senet_infer.onnxgraph import parse_input_shape
 from senet_infer.precision import precision_of
 
 REPO = Path(__file__).resolve().parents[1]
@@ -253,8 +254,8 @@ def test_failed_fidelity_check_leaves_no_model(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setattr(convert, "apply_aipp", lambda images, op: apply_aipp(images, op) + 0.5)
     with pytest.raises(FidelityError) as info:
         convert_model(source, tmp_path / "tiny_bs2", {"image": (2, 3, 8, 8)}, [small_op()])
-    assert not info.value.report.passed
-    assert "FAILED" in info.value.report.line()
+    assert not info.value.agreement.passed
+    assert "FAILED" in info.value.agreement.line()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.onnx"]
 
 

@@ -18,7 +18,7 @@ PACKAGE = REPO / "senet_infer"
 # A module of a subpackage is named with dots (``backends.base``); a package's ``__init__`` by the package name.
 LAYERS: Dict[str, Set[str]] = {
     "base": {"__init__", "errors", "compat", "cli", "fileio", "imagenet", "labels", "precision", "summary",
-             "agreement", "synthetic", "machine"},
+             "agreement", "synthetic", "machine", "demo"},
     "steps": {"aipp", "aipp.config", "aipp.fields", "aipp.ops", "aipp.textproto", "atc", "backends", "backends.base",
               "backends.onnxruntime", "backends.openvino", "backends.select", "convert", "export", "fidelity",
               "imagenet_prep", "imagenet_prep.build", "imagenet_prep.label_sources", "imagenet_prep.layout",

@@ -13,11 +13,12 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from ..demo import DEMO_WARNING
 from ..errors import PipelineError
 from . import options, steps
 from .engine import Engine
 from .options import Options
-from .state import DEMO_WARNING, place_aipp_config, start_run
+from .state import place_aipp_config, start_run
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Dict, Mapping, Optional, Sequence
 
 from ..errors import PipelineError
-from ..fileio import atomic_write_json, atomic_write_text, write_error
+from ..fileio import atomic_write_json, atomic_write_text, is_within, write_error
+from ..imagenet import IMAGES_DIRNAME, LABELS_NAME
 from .layout import Source
 from .plan import Plan, resolve
 
-IMAGES_DIRNAME = "val_union"
-LABELS_NAME = "val_label.txt"
 MANIFEST_NAME = ".prepare_imagenet.json"
 MODES = ("link", "copy")
 
@@ -84,12 +83,10 @@ def _read_manifest(out: Path) -> Optional[Dict[str, object]]:
 
 def _check_places(source: Source, out: Path) -> None:
     """SOURCE is never written to: the output may not lie inside it, nor be it."""
-    src = source.path.resolve()
-    images = (out / IMAGES_DIRNAME).resolve()
-    target = out.resolve()
-    if images == src or src in images.parents or images in src.parents:
+    images = out / IMAGES_DIRNAME
+    if is_within(images, source.path) or is_within(source.path, images):
         raise PipelineError(f"{out / IMAGES_DIRNAME}: is or holds the source {source.path}; choose another --out")
-    if not source.tar and (target == src or src in target.parents):
+    if not source.tar and is_within(out, source.path):
         raise PipelineError(f"{out}: lies inside the source {source.path}, which is never written to; "
                             "choose another --out")
 

@@ -18,8 +18,18 @@ from tqdm import tqdm
 
 from .. import imagenet
 from ..cli import default_workers, ignore_file_size_signal
-from ..errors import PipelineError
-from ..fileio import WriteError, atomic_write_bytes, is_hidden_temp, list_inputs, natural_key, remove_stale_temps, stem_of
+from ..errors import PipelineError, cannot_list
+from ..fileio import (
+    WriteError,
+    atomic_write_bytes,
+    is_hidden_temp,
+    is_within,
+    list_inputs,
+    natural_key,
+    remove_stale_temps,
+    stem_clash,
+    stem_of,
+)
 from .outputs import MANIFEST_EVERY_S, OUTPUT_SUFFIX, output_path, plan_outputs, source_stamp, write_manifest
 from .transform import EvalTransform, import_cv2, preprocess_file
 
@@ -78,11 +88,6 @@ class PreprocessReport:
         }
 
 
-def is_image_name(name: str) -> bool:
-    """True for the extensions step 1 reads (``.JPEG``, ``.jpg``, ``.jpeg``, ``.png``; any case)."""
-    return Path(name).suffix.lower() in imagenet.IMAGE_EXTENSIONS
-
-
 def list_images(src: str | Path) -> tuple[list[Path], list[Path]]:
     """Images in ``src`` and the other entries (to warn about), both natural-sorted.
 
@@ -100,22 +105,20 @@ def list_images(src: str | Path) -> tuple[list[Path], list[Path]]:
         with os.scandir(src) as entries:  # listed again for the warning about what is not an image
             others = [Path(src, e.name) for e in entries if e.name not in chosen and not is_hidden_temp(e.name)]
     except OSError as exc:
-        raise PipelineError(f"{src}: cannot list folder: {exc.strerror or exc}") from None
+        raise cannot_list(src, exc) from None
     others.sort(key=lambda p: natural_key(p.name))
-    by_stem: dict[str, Path] = {}
-    for path in images:
-        first = by_stem.setdefault(stem_of(path), path)
-        if first is not path:
-            raise PipelineError(
-                f"{first} and {path} would both be written as {stem_of(path)}{OUTPUT_SUFFIX}: rename or remove one"
-            )
+    clash = stem_clash(images, str)
+    if clash is not None:
+        first, path = clash
+        raise PipelineError(
+            f"{first} and {path} would both be written as {stem_of(path)}{OUTPUT_SUFFIX}: rename or remove one"
+        )
     return images, others
 
 
 def check_destination(src: str | Path, dst: str | Path) -> None:
     """Refuse an output folder equal to or inside the input folder (step 1 never writes into its input)."""
-    src_real, dst_real = Path(src).resolve(), Path(dst).resolve()
-    if dst_real == src_real or src_real in dst_real.parents:
+    if is_within(dst, src):
         raise PipelineError(f"{dst}: output folder is inside the input folder {src}; choose a folder outside it")
 
 
