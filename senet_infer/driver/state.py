@@ -108,8 +108,8 @@ class Run:
         return self.opts.work
 
     def rel(self, path: Path) -> str:
-        """A path as the guide writes it: ``./x`` inside the work folder, absolute elsewhere."""
-        return self.scripts.rel(path)
+        """:meth:`Paths.rel <.paths.Paths.rel>` of the run's work folder."""
+        return self.paths.rel(path)
 
     @property
     def model(self) -> Path:

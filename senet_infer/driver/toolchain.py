@@ -58,7 +58,7 @@ class Scripts:
     python: str = sys.executable
 
     def rel(self, path: Path) -> str:
-        """A path as the guide writes it: ``./x`` inside the work folder, absolute elsewhere."""
+        """:meth:`Paths.rel <.paths.Paths.rel>` of the work folder the commands run in."""
         return Paths(self.work).rel(path)
 
     def command(self, name: str, args: Sequence[str]) -> Command:
