@@ -1,4 +1,5 @@
-"""One agreement report between two sets of logits: export parity, conversion, quantization, the whole run.
+"""One agreement record between two sets of logits: the fidelity checks (export, conversion, the whole run) and the
+reduced-precision drift (quantization, bf16/fp16).
 
 Numpy only, so checking never imports a framework.
 """

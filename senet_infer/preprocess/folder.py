@@ -38,7 +38,7 @@ CHUNKS_IN_FLIGHT_PER_WORKER = 2  # enough to keep every worker busy without queu
 
 
 @dataclass
-class PreprocessReport:
+class PreprocessResult:
     """What :func:`preprocess_folder` did: counts, failures (file, one-line reason) and timing."""
 
     src: Path
@@ -192,14 +192,14 @@ def preprocess_folder(
     force: bool = False,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
-) -> PreprocessReport:
+) -> PreprocessResult:
     """Write ``dst/<stem>.bin`` for every image in ``src`` with all cores; skip up-to-date outputs.
 
     ``workers`` defaults to every core; ``force`` redoes every output (and removes .bin files that
     are not outputs of ``src``); ``log`` receives the notes, warnings and per-image failure lines
     (default: stderr). ``dst/.preprocess.json`` records the source folder, the transform and each
     output's image (name, size, mtime): see :func:`.outputs.plan_outputs` for what a rerun skips, redoes,
-    removes or refuses. A failed image does not stop the others: check ``report.ok``; a failed
+    removes or refuses. A failed image does not stop the others: check ``result.ok``; a failed
     write (no space, permission) stops the run with WriteError. User errors (missing or empty
     ``src``, ``dst`` inside ``src``, colliding stems, a folder of other images or another transform)
     raise PipelineError before anything is written.
@@ -223,28 +223,28 @@ def preprocess_folder(
     except OSError as exc:
         raise PipelineError(f"{dst}: cannot create output folder: {exc.strerror or exc}") from None
 
-    report = PreprocessReport(src=src, dst=dst, transform=transform, images=len(images),
+    result = PreprocessResult(src=src, dst=dst, transform=transform, images=len(images),
                               workers=max(1, workers if workers is not None else default_workers()),
                               non_images=others)
-    report.temps_removed = remove_stale_temps(dst)
-    if report.temps_removed:
-        report.notes.append(f"removed {report.temps_removed} temporary file(s) an interrupted run left in {dst}")
+    result.temps_removed = remove_stale_temps(dst)
+    if result.temps_removed:
+        result.notes.append(f"removed {result.temps_removed} temporary file(s) an interrupted run left in {dst}")
     plan = plan_outputs(src, dst, images, transform, force)
-    report.skipped, report.removed = plan.skipped, plan.removed
-    report.notes += plan.notes
+    result.skipped, result.removed = plan.skipped, plan.removed
+    result.notes += plan.notes
     tasks, valid, source = plan.tasks, plan.valid, plan.source
-    for note in report.notes:
+    for note in result.notes:
         emit(note)
     stamps = {output_path(dst, Path(image)).name: source_stamp(Path(image)) for image, _ in tasks}
     # Recorded first: a run killed from here on leaves a manifest that lists only what is known good.
     write_manifest(dst, source, transform, valid)
     start = recorded = time.perf_counter()
     try:
-        with tqdm(total=len(images), initial=report.skipped, disable=not progress, file=sys.stderr,
+        with tqdm(total=len(images), initial=result.skipped, disable=not progress, file=sys.stderr,
                   unit="img", desc="preprocess", dynamic_ncols=True) as bar:
-            for (image_name, out_name), error in _run_tasks(tasks, transform, min(report.workers, len(tasks))):
+            for (image_name, out_name), error in _run_tasks(tasks, transform, min(result.workers, len(tasks))):
                 if error is None:
-                    report.written += 1
+                    result.written += 1
                     stamp = stamps.get(Path(out_name).name)
                     if stamp is not None:
                         valid[Path(out_name).name] = stamp
@@ -253,15 +253,15 @@ def preprocess_folder(
                         write_manifest(dst, source, transform, valid)
                         recorded = time.perf_counter()
                 else:
-                    report.failures.append((Path(image_name), error))
+                    result.failures.append((Path(image_name), error))
                     emit(f"failed: {error}")
                 bar.update(1)
     except BrokenProcessPool:
-        raise PipelineError(f"{dst}: a worker process died (out of memory?) after {report.written} files "
+        raise PipelineError(f"{dst}: a worker process died (out of memory?) after {result.written} files "
                             "were written; rerun to finish the rest") from None
     finally:
         with contextlib.suppress(WriteError):  # the disk may be the very problem: the run's own error wins
             write_manifest(dst, source, transform, valid)
-    report.failures.sort(key=lambda item: natural_key(item[0].name))
-    report.elapsed_s = time.perf_counter() - start
-    return report
+    result.failures.sort(key=lambda item: natural_key(item[0].name))
+    result.elapsed_s = time.perf_counter() - start
+    return result
