@@ -405,7 +405,7 @@ def test_int8_chain_calibrates_converts_scores_and_measures(tmp_path: Path, demo
     assert "--format fp32" in out and len(list((tmp_path / "data/ImageNet_calib_bin").glob("*.bin"))) == 8
     assert "--model=./se_resnet50_int8_deploy_model.onnx" in out
     assert (tmp_path / "se_resnet50_int8_bs4.onnx").is_file()
-    from senet_infer.backends import model_precision
+    from senet_infer.modelmeta import model_precision
 
     assert model_precision(tmp_path / "se_resnet50_int8_bs4.onnx") == "int8"
 
