@@ -11,7 +11,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-TOP1_CHANGES_KEPT = 100  # images whose top-1 changed, named in the report (the count is images - same_top1)
+TOP1_CHANGES_KEPT = 100  # images whose top-1 changed, named in the record (the count is images - same_top1)
 
 
 def relative_error(actual: np.ndarray, reference: np.ndarray) -> float:
