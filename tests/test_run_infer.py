@@ -476,7 +476,7 @@ def test_imagenet_source_is_prepared_scored_with_class_names_and_skipped_when_up
     assert all(r["label_name"] == synsets().name(int(r["label"])) and r["top1_name"] for r in rows)
     assert "NOTE: top-1" not in proc.stdout  # demo weights: no sanity note about the labels
 
-    rerun = run_infer(work, *SMOKE)
+    rerun = run_infer(work, *args)
     assert rerun.returncode == 0, rerun.stdout[-4000:] + rerun.stderr[-4000:]
     assert "up to date, skipped" in step_block(rerun.stdout, "dataset")
 

@@ -41,7 +41,8 @@ def main(argv: Optional[Sequence[str]] = None, repo: Path = REPO) -> int:
     opts.work.mkdir(parents=True, exist_ok=True)
     engine = Engine(opts.work, steps.STEPS, opts.steps, force=opts.force, first_number=steps.FIRST_STEP_NUMBER)
     if opts.set_up_seconds is not None:
-        engine.print_earlier_step(1, steps.SET_UP, steps.SET_UP_IO, opts.set_up_seconds, opts.set_up_python or sys.executable)
+        engine.print_earlier_step(steps.FIRST_STEP_NUMBER - 1, steps.SET_UP, steps.SET_UP_IO, opts.set_up_seconds,
+                                  opts.set_up_python or sys.executable)
     engine.start()
     ended = False
     try:

@@ -18,7 +18,7 @@ from .state import Run
 
 SET_UP = "set-up"  # step 1, run_infer.sh's own
 SET_UP_IO = "reads requirements.txt, writes .venv (or uses $PYTHON)"
-FIRST_STEP_NUMBER = 2  # the table's first row
+FIRST_STEP_NUMBER = 2  # the table's first row; set-up is the one before it
 
 
 def preprocess_units(run: Run) -> Sequence[Unit]:
