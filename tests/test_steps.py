@@ -239,6 +239,16 @@ def test_a_step_is_one_row_of_the_table_and_every_number_follows(tmp_path: Path,
     assert "preprocess" not in out
 
 
+def test_no_file_but_the_table_writes_a_step_count() -> None:
+    """``[k/N]`` is computed from the table: neither the shell script nor a module writes a number of steps."""
+    import re
+
+    sources = [REPO / "run_infer.sh", *sorted((REPO / "senet_infer").rglob("*.py"))]
+    written = [f"{path.relative_to(REPO)}: {match.group(0)}" for path in sources
+               for match in re.finditer(r"\[\d+/\d+\]", path.read_text(encoding="utf-8"))]
+    assert written == []
+
+
 # -- the guide's steps, in process ------------------------------------------------------------------
 
 
