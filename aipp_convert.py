@@ -17,89 +17,35 @@ recorded, and those that would change the model's interface in a way not impleme
 (--dynamic_batch_size, --input_fp16_nodes, ...) are refused. As with ATC, --soc_version is required
 and an unknown flag fails ("unknown command line flag 'x'").
 
---precision_mode (default fp32; ATC's default is force_fp16) is recorded in the model's metadata as senet_infer.precision:
-  fp32 <- fp32, force_fp32, must_keep_origin_dtype
-  fp16 <- fp16, force_fp16, allow_fp32_to_fp16, allow_mix_precision, allow_mix_precision_fp16
-  bf16 <- bf16, allow_fp32_to_bf16, allow_mix_precision_bf16
-The graph stays fp32: OpenVINO runs the recorded precision (its inference precision hint; bf16
-uses AMX where the CPU has it); ONNX Runtime on CPU runs fp32 only.
+--precision_mode (default fp32; ATC's default is force_fp16) is recorded in the model's metadata as
+senet_infer.precision (the modes each precision takes are listed at the end). The graph stays fp32:
+OpenVINO runs the recorded precision (its inference precision hint; bf16 uses AMX where the CPU has
+it); ONNX Runtime on CPU runs fp32 only.
 """
 
 import sys
-import tempfile
-from pathlib import Path
 from typing import Optional, Sequence
 
 # senet_infer checks the Python version first; this file parses on 3.6 so that its one-line message shows
-from senet_infer.aipp import parse_aipp_config
-from senet_infer.atc import build_parser, check_flags, given_flags, out_node_tensors, parse_atc_args, precision_mode
+from senet_infer.atc import build_parser, parse_atc_args
 from senet_infer.cli import run_main
-from senet_infer.convert import (
-    FRAMEWORKS,
-    METADATA_PREFIX,
-    ONNX_FRAMEWORK,
-    SOURCE_KEY,
-    FidelityError,
-    convert_model,
-    parse_input_shape,
-)
-from senet_infer.errors import PipelineError
-
-
-def _with_outputs(model_path: str, text: str, folder: str) -> Path:
-    """``--out_nodes``: the source model cut to the chosen outputs (the model itself when they are its outputs)."""
-    import onnx
-    import onnx.utils
-
-    model = onnx.load(model_path)
-    tensors = out_node_tensors(model, text)
-    if tensors == [value.name for value in model.graph.output]:
-        return Path(model_path)
-    initializers = {init.name for init in model.graph.initializer}
-    inputs = [value.name for value in model.graph.input if value.name not in initializers]
-    cut = Path(folder) / Path(model_path).name
-    onnx.utils.extract_model(model_path, str(cut), inputs, tensors)
-    return cut
+from senet_infer.convert import FidelityError, convert_atc_args
+from senet_infer.precision import describe_modes
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser(__doc__, [
         ("--skip-check", dict(action="store_true", help="skip the fidelity check (onnx.checker still runs)")),
     ])
+    parser.epilog = "--precision_mode values by the precision they record:\n" + describe_modes()
     args = parse_atc_args(parser, argv)
-    notes = check_flags(args)
-
     try:
-        framework = int(args.framework)
-    except ValueError:
-        raise PipelineError(f"--framework={args.framework}: not a number (5 = ONNX)") from None
-    if framework != ONNX_FRAMEWORK:
-        known = f" ({FRAMEWORKS[framework]})" if framework in FRAMEWORKS else ""
-        raise PipelineError(f"--framework={framework}{known} is not supported by the portable converter: "
-                            f"only {ONNX_FRAMEWORK} (ONNX)")
-    input_format = args.input_format or "NCHW"
-    if input_format != "NCHW":
-        raise PipelineError(f"--input_format={input_format} is not supported by the portable converter: only NCHW")
-    shapes = parse_input_shape(args.input_shape) if args.input_shape is not None else None
-    ops = parse_aipp_config(args.insert_op_conf) if args.insert_op_conf else None
-    precision = precision_mode(args)
-    for note in notes:
-        print(note)
-    recorded = {**given_flags(args), "framework": str(framework), "input_format": input_format,
-                "precision_mode": precision, "source_model": Path(args.model).name}
-    metadata = {(SOURCE_KEY if key == "source_model" else METADATA_PREFIX + key): value
-                for key, value in recorded.items() if key not in ("model", "output", "input_shape")}
-
-    with tempfile.TemporaryDirectory(prefix="aipp_convert_") as folder:
-        source = _with_outputs(args.model, args.out_nodes, folder) if args.out_nodes and Path(args.model).is_file() \
-            else args.model
-        try:
-            result = convert_model(source, args.output, shapes, ops, precision=precision,
-                                   metadata=metadata, check=not args.skip_check)
-        except FidelityError as exc:
-            print(exc.report.line())
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
+        converted = convert_atc_args(args, check=not args.skip_check)
+    except FidelityError as exc:
+        print(exc.agreement.line())
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    result, ops = converted.result, converted.aipp_ops
     aipp = f", AIPP from {args.insert_op_conf}" if ops else ""
     print(f"wrote {result.path} (from {args.model}, precision {result.precision}{aipp})")
     for sig in result.inputs:

@@ -21,7 +21,7 @@ import sys
 from typing import Optional, Sequence
 
 from senet_infer.cli import positive_int, run_main
-from senet_infer.convert import parse_input_shape
+from senet_infer.onnxgraph import parse_input_shape
 from senet_infer.quantize import DEFAULT_BATCH_NUM, QUANTIZERS, quantize_model
 
 

@@ -16,6 +16,7 @@ from typing import Optional, Sequence
 
 # senet_infer checks the Python version first; this file parses on 3.6 so that its one-line message shows
 from senet_infer.cli import run_main
+from senet_infer.demo import DEMO_WARNING
 from senet_infer.model import DEMO_WEIGHTS_NAME, WEIGHTS_NAME, WEIGHTS_URL, download_weights, verify_weights, write_demo_checkpoint
 
 
@@ -32,7 +33,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if "demo" not in path.name.lower():
             parser.error(f"a demo checkpoint's name must say it is a demo (got {path.name})")
         write_demo_checkpoint(path, seed=args.seed)
-        print(f"wrote {path}: seeded DEMO weights (seed {args.seed}); accuracy from them means nothing")
+        print(f"wrote {path} (seed {args.seed}): {DEMO_WARNING}")
         return 0
     path = Path(args.path or WEIGHTS_NAME)
     if path.exists():

@@ -49,17 +49,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
 
     chosen = EvalTransform(resize=args.resize, output_format=args.format)
-    report = preprocess_folder(args.src, args.dst, chosen, workers=args.workers, force=args.force,
+    result = preprocess_folder(args.src, args.dst, chosen, workers=args.workers, force=args.force,
                                progress=not args.quiet)
     print(f"transform: {chosen.describe()}")
-    if report.written + report.failed:
-        print(f"{report.images} images -> {report.dst} in {report.elapsed_s:.1f} s "
-              f"({report.images_per_s:.1f} images/s, {report.workers} workers)")
+    if result.written + result.failed:
+        print(f"{result.images} images -> {result.dst} in {result.elapsed_s:.1f} s "
+              f"({result.images_per_s:.1f} images/s, {result.workers} workers)")
     else:
-        print(f"{report.images} images -> {report.dst}: every output already up to date")
-    print(report.counts_line())
-    if not report.ok:
-        print(f"error: {report.failed} of {report.images} images failed (named above); the output folder is "
+        print(f"{result.images} images -> {result.dst}: every output already up to date")
+    print(result.counts_line())
+    if not result.ok:
+        print(f"error: {result.failed} of {result.images} images failed (named above); the output folder is "
               "incomplete", file=sys.stderr)
         return 1
     return 0

@@ -29,6 +29,7 @@ from typing import Optional, Sequence
 
 # senet_infer checks the Python version first; this file parses on 3.6 so that its one-line message shows
 from senet_infer.cli import run_main
+from senet_infer.imagenet import DATASET_DIR, IMAGES_DIRNAME, LABELS_NAME
 from senet_infer.imagenet_prep import prepare
 
 
@@ -41,8 +42,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--labels", metavar="FILE", default=None,
                         help="ILSVRC2012_validation_ground_truth.txt (with --devkit), LOC_val_solution.csv, or a "
                              "'<image> <class>' file (with --devkit: '<image> <ILSVRC2012_ID>')")
-    parser.add_argument("--out", metavar="DIR", default="./dataset/ImageNet",
-                        help="where val_union/ and val_label.txt go (default %(default)s)")
+    parser.add_argument("--out", metavar="DIR", default=f"./{DATASET_DIR}",
+                        help=f"where {IMAGES_DIRNAME}/ and {LABELS_NAME} go (default %(default)s)")
     parser.add_argument("--copy", action="store_true", help="copy the images instead of linking them")
     parser.add_argument("--force", action="store_true", help="replace an OUT that holds another dataset")
     args = parser.parse_args(argv)

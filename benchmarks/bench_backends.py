@@ -21,10 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from senet_infer import backends, infer  # noqa: E402
+from senet_infer import infer  # noqa: E402
 from senet_infer.cli import default_workers, positive_int  # noqa: E402
 from senet_infer.errors import PipelineError  # noqa: E402
 from senet_infer.machine import cpu_model  # noqa: E402
+from senet_infer.modelmeta import PRECISION_KEY  # noqa: E402
 
 VARIANTS = (("onnxruntime", "fp32"), ("openvino", "fp32"), ("openvino", "bf16"))
 
@@ -46,7 +47,7 @@ def tagged_copy(src: Path, dst: Path, precision: str) -> Path:
     from onnx import helper
 
     model = onnx.load(str(src))
-    helper.set_model_props(model, {backends.PRECISION_KEY: precision})
+    helper.set_model_props(model, {PRECISION_KEY: precision})
     onnx.save(model, str(dst))
     return dst
 

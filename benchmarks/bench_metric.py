@@ -27,6 +27,8 @@ from senet_infer import metric  # noqa: E402
 from senet_infer.cli import default_workers, positive_int  # noqa: E402
 from senet_infer.fileio import RESULT_FORMATS, natural_key, result_file_name, write_result  # noqa: E402
 from senet_infer.machine import cpu_model  # noqa: E402
+from senet_infer.metric.ranking import topk_hits  # noqa: E402
+from senet_infer.metric.results import load_results  # noqa: E402
 
 CLASSES = 1000
 SEED = 0
@@ -124,12 +126,12 @@ def main(argv: list[str] | None = None) -> int:
         for workers in sorted({1, args.workers}):
             seconds, report = timed(lambda: metric.evaluate(result_dir, label_file, workers=workers), args.repeat)
             rows.append((f"metric.evaluate, {workers} thread{'s' * (workers > 1)}", report.count, seconds))
-        load_s, (_, logits) = timed(lambda: metric.load_results(result_dir, workers=args.workers), 1)
+        load_s, (_, logits) = timed(lambda: load_results(result_dir, workers=args.workers), 1)
         targets = labels_for(args.count)
-        rank_s, _ = timed(lambda: metric.topk_hits(logits, targets), max(3, args.repeat))
+        rank_s, _ = timed(lambda: topk_hits(logits, targets), max(3, args.repeat))
         rows.append(("of which top-k ranking of the [N, 1000] array", args.count, rank_s))
         # Same files, same answer: the subset the naive loop scored is the first rows in natural order.
-        subset_top5 = 100.0 * metric.topk_hits(logits[:naive_n], targets[:naive_n])[4] / naive_n
+        subset_top5 = 100.0 * topk_hits(logits[:naive_n], targets[:naive_n])[4] / naive_n
         if abs(subset_top5 - naive_top5_pct) > 1e-9:
             raise SystemExit(f"mismatch: naive top-5 {naive_top5_pct} % vs metric {subset_top5} % on the subset")
 

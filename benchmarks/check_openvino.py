@@ -72,8 +72,11 @@ TEARDOWN_CHILD = r"""
 import sys, time, numpy as np, openvino as ov
 sys.path.insert(0, sys.argv[3])
 from senet_infer import backends
+from senet_infer.backends.base import zero_feeds
+from senet_infer.backends.openvino import OpenVinoBackend
+from senet_infer.backends.select import time_backend
 model, callback = sys.argv[1], sys.argv[2] == "python"
-class CallbackBackend(backends.OpenVinoBackend):
+class CallbackBackend(OpenVinoBackend):
     def start(self, on_done):
         backends.Backend.start(self, on_done)
         self._queue = ov.AsyncInferQueue(self._models[0], self.requests)
@@ -86,10 +89,10 @@ class CallbackBackend(backends.OpenVinoBackend):
         self._queue.start_async(dict(feeds), token, share_inputs=True)
     def wait_all(self):
         self._queue.wait_all()
-backend = CallbackBackend() if callback else backends.OpenVinoBackend()
+backend = CallbackBackend() if callback else OpenVinoBackend()
 backend.load(model, threads=2, hint=backends.THROUGHPUT)
-feeds = backends.zero_feeds(backend.inputs, 1)
-backends.time_backend(backend, feeds)
+feeds = zero_feeds(backend.inputs, 1)
+time_backend(backend, feeds)
 del backend  # freed right after the last wait_all()
 print("freed")
 """

@@ -1,4 +1,5 @@
-"""One agreement report between two sets of logits: export parity, conversion, quantization, the whole run.
+"""One agreement record between two sets of logits: the fidelity checks (export, conversion, the whole run) and the
+reduced-precision drift (quantization, bf16/fp16).
 
 Numpy only, so checking never imports a framework.
 """
@@ -10,7 +11,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-TOP1_CHANGES_KEPT = 100  # images whose top-1 changed, named in the report (the count is images - same_top1)
+TOP1_CHANGES_KEPT = 100  # images whose top-1 changed, named in the record (the count is images - same_top1)
 
 
 def relative_error(actual: np.ndarray, reference: np.ndarray) -> float:

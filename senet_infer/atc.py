@@ -37,11 +37,9 @@ ATC_PRECISION_MODES = ("force_fp16", "force_fp32", "cube_fp16in_fp32out", "allow
                        "allow_fp32_to_fp16", "must_keep_origin_dtype", "allow_mix_precision_fp16",
                        "allow_mix_precision_bf16", "allow_fp32_to_bf16")
 PRECISION_MODE_V2: Dict[str, str] = {
-    "fp16": "force_fp16", "origin": "must_keep_origin_dtype", "cube_fp16in_fp32out": "force_fp16",
+    "fp16": "force_fp16", "origin": "must_keep_origin_dtype", "cube_fp16in_fp32out": "cube_fp16in_fp32out",
     "mixed_float16": "allow_mix_precision_fp16", "mixed_bfloat16": "allow_mix_precision_bf16",
 }
-# ATC modes this project's precision table does not list, spelled as one it does.
-PRECISION_ALIASES: Dict[str, str] = {"cube_fp16in_fp32out": "force_fp16"}
 OUTPUT_TYPES = ("FP32", "FP16", "INT8", "INT16", "UINT16", "UINT8", "INT32", "INT64", "UINT32", "UINT64", "DOUBLE")
 RUN_MODES = {"0": "generate offline model", "1": "convert model to JSON", "3": "only pre-check",
              "5": "convert ge dump txt file to JSON", "6": "display model info"}
@@ -237,8 +235,7 @@ def check_flags(args: argparse.Namespace) -> list[str]:
     if "precision_mode" in given and "precision_mode_v2" in given:
         raise invalid_value("precision_mode_v2", given["precision_mode_v2"],
                             "--precision_mode and --precision_mode_v2 can not be set at the same time")
-    if "precision_mode" in given and PRECISION_ALIASES.get(given["precision_mode"], given["precision_mode"]) \
-            not in PRECISION_MODES:
+    if "precision_mode" in given and given["precision_mode"] not in PRECISION_MODES:
         known = list(ATC_PRECISION_MODES)
         extra = [m for m in PRECISION_MODES if m not in ATC_PRECISION_MODES]
         raise invalid_value("precision_mode", given["precision_mode"],
@@ -251,8 +248,7 @@ def precision_mode(args: argparse.Namespace, default: str = DEFAULT_PRECISION) -
     """The precision mode asked for, by --precision_mode or --precision_mode_v2."""
     if args.precision_mode_v2 is not None:
         return PRECISION_MODE_V2[args.precision_mode_v2]
-    mode = args.precision_mode if args.precision_mode is not None else default
-    return PRECISION_ALIASES.get(mode, mode)
+    return args.precision_mode if args.precision_mode is not None else default
 
 
 def check_output_type(text: Optional[str]) -> None:

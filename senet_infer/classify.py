@@ -31,8 +31,11 @@ from .driver.ascend_host import can_import
 from .driver.paths import model_stem
 from .errors import PipelineError
 from .fileio import read_result
-from .infer import RunConfig, load
-from .metric import LOGITS_OUTPUT, class_name, top_classes
+from .infer.args import RunConfig
+from .infer.load import load
+from .metric.predictions import class_name
+from .metric.ranking import top_classes
+from .metric.results import LOGITS_OUTPUT
 from .modelmeta import AIPP_KEY, model_precision, read_aipp
 from .precision import PRECISIONS
 from .preprocess import EvalTransform, preprocess_file

@@ -22,19 +22,22 @@ converted model must match the source model fed :func:`apply_aipp` of the same i
 
 from __future__ import annotations
 
+import argparse
 import os
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Dict, List, Optional
 
 import numpy as np
 
 from .agreement import Agreement
-from .aipp import AippOp, apply_aipp
-from .errors import PipelineError
+from .aipp import AippOp, apply_aipp, parse_aipp_config
+from .atc import check_flags, given_flags, out_node_tensors, precision_mode
+from .errors import PipelineError, first_line
 from .fileio import atomic_write_bytes
-from .modelmeta import (  # noqa: F401 (METADATA_PREFIX: re-exported for aipp_convert.py)
+from .modelmeta import (
     AIPP_KEY,
     INPUT_SHAPE_KEY,
     METADATA_PREFIX,
@@ -44,7 +47,7 @@ from .modelmeta import (  # noqa: F401 (METADATA_PREFIX: re-exported for aipp_co
     metadata_of,
     store_metadata,
 )
-from .onnxgraph import (  # noqa: F401 (parse_input_shape: re-exported for the step scripts)
+from .onnxgraph import (
     TensorSignature,
     build_converted,
     format_input_shape,
@@ -76,9 +79,9 @@ def output_path_for(output: str | os.PathLike[str]) -> Path:
 class FidelityError(PipelineError):
     """The converted model does not compute what the source model (+ AIPP) computes; nothing was written."""
 
-    def __init__(self, report: Agreement, path: Path) -> None:
-        super().__init__(f"{path}: not written: {report.line()}")
-        self.report = report
+    def __init__(self, agreement: Agreement, path: Path) -> None:
+        super().__init__(f"{path}: not written: {agreement.line()}")
+        self.agreement = agreement
 
 
 @dataclass(frozen=True)
@@ -203,7 +206,7 @@ def convert_model(
     try:
         source = onnx.load(os.fspath(model_path))
     except Exception as exc:  # protobuf raises DecodeError and others for a foreign file
-        raise PipelineError(f"{model_path}: not an ONNX model: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        raise PipelineError(f"{model_path}: not an ONNX model: {first_line(exc)}") from None
     if is_quantized(source):
         precision = "int8"  # quantized before conversion (AMCT / amct_calibrate.py); the rest stays fp32
     ops = resolve_model_aipp(source, input_shape, aipp_ops)
@@ -219,16 +222,82 @@ def convert_model(
     try:
         onnx.checker.check_model(converted, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
-        raise PipelineError(f"{out_path}: converted model fails onnx.checker: {str(exc).splitlines()[0]}") from None
+        raise PipelineError(f"{out_path}: converted model fails onnx.checker: {first_line(exc)}") from None
     tolerance = INT8_FIDELITY_TOLERANCE if precision == "int8" else FIDELITY_TOLERANCE
-    report = check_converted(converted, model_path, ops, tolerance=tolerance) if check else None
-    if report is not None and not report.passed:
-        raise FidelityError(report, out_path)
+    agreement = check_converted(converted, model_path, ops, tolerance=tolerance) if check else None
+    if agreement is not None and not agreement.passed:
+        raise FidelityError(agreement, out_path)
     atomic_write_bytes(out_path, converted.SerializeToString())
     return ConversionResult(
         path=out_path,
         precision=precision,
         inputs=signatures(model_inputs(converted)),
         outputs=signatures(converted.graph.output),
-        fidelity=report,
+        fidelity=agreement,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# ATC's command line (aipp_convert.py)
+
+
+@dataclass(frozen=True)
+class AtcConversion:
+    """What :func:`convert_atc_args` wrote, and the AIPP blocks of ``--insert_op_conf`` (None without it)."""
+
+    result: ConversionResult
+    aipp_ops: Optional[List[AippOp]]
+
+
+def cut_to_outputs(model_path: str, text: str, folder: str) -> Path:
+    """``--out_nodes``: the source model cut to the chosen outputs (the model itself when they are its outputs)."""
+    import onnx
+    import onnx.utils
+
+    model = onnx.load(model_path)
+    tensors = out_node_tensors(model, text)
+    if tensors == [value.name for value in model.graph.output]:
+        return Path(model_path)
+    initializers = {init.name for init in model.graph.initializer}
+    inputs = [value.name for value in model.graph.input if value.name not in initializers]
+    cut = Path(folder) / Path(model_path).name
+    onnx.utils.extract_model(model_path, str(cut), inputs, tensors)
+    return cut
+
+
+def atc_metadata(args: argparse.Namespace, framework: int, input_format: str, precision: str) -> Dict[str, str]:
+    """The ATC flags a converted model records, each under ``senet_infer.<flag>`` (:mod:`.modelmeta` reads them);
+    the model, output and input shape are recorded by :func:`convert_model` itself."""
+    recorded = {**given_flags(args), "framework": str(framework), "input_format": input_format,
+                "precision_mode": precision}
+    return {METADATA_PREFIX + key: value for key, value in recorded.items()
+            if key not in ("model", "output", "input_shape")}
+
+
+def convert_atc_args(args: argparse.Namespace, *, check: bool = True,
+                     log: Callable[[str], None] = print) -> AtcConversion:
+    """``aipp_convert.py``: ATC's flags (parsed by :func:`senet_infer.atc.parse_atc_args`) checked, the model
+    converted; the notes on flags with no effect off Ascend go to ``log``."""
+    notes = check_flags(args)
+    try:
+        framework = int(args.framework)
+    except ValueError:
+        raise PipelineError(f"--framework={args.framework}: not a number (5 = ONNX)") from None
+    if framework != ONNX_FRAMEWORK:
+        known = f" ({FRAMEWORKS[framework]})" if framework in FRAMEWORKS else ""
+        raise PipelineError(f"--framework={framework}{known} is not supported by the portable converter: "
+                            f"only {ONNX_FRAMEWORK} (ONNX)")
+    input_format = args.input_format or "NCHW"
+    if input_format != "NCHW":
+        raise PipelineError(f"--input_format={input_format} is not supported by the portable converter: only NCHW")
+    shapes = parse_input_shape(args.input_shape) if args.input_shape is not None else None
+    ops = parse_aipp_config(args.insert_op_conf) if args.insert_op_conf else None
+    precision = precision_mode(args)
+    for note in notes:
+        log(note)
+    metadata = atc_metadata(args, framework, input_format, precision)
+    with tempfile.TemporaryDirectory(prefix="aipp_convert_") as folder:
+        source = cut_to_outputs(args.model, args.out_nodes, folder) \
+            if args.out_nodes and Path(args.model).is_file() else args.model
+        result = convert_model(source, args.output, shapes, ops, precision=precision, metadata=metadata, check=check)
+    return AtcConversion(result, ops)

@@ -19,7 +19,13 @@ if TYPE_CHECKING:  # torch is imported when a model is exported, so the I/O name
 OPSET = 11
 INPUT_NAME = "image"
 OUTPUT_NAME = "class"
-PARITY_TOLERANCE = 1e-5
+FIDELITY_TOLERANCE = 1e-5
+
+
+def input_shapes(batch: int) -> dict[str, tuple[int, int, int, int]]:
+    """The model's one input at a static batch, as ATC's and AMCT's ``--input_shape`` name it:
+    ``{"image": (batch, 3, 224, 224)}``."""
+    return {INPUT_NAME: (batch, 3, imagenet.CROP_SIZE, imagenet.CROP_SIZE)}
 
 
 def exporter_options(export: Callable[..., Any]) -> dict[str, Any]:
@@ -66,7 +72,7 @@ def export_onnx(model: nn.Module, path: str | Path, opset: int = OPSET) -> Path:
 
 
 
-def check_parity(model: nn.Module, onnx_path: str | Path, inputs: torch.Tensor) -> Agreement:
+def check_fidelity(model: nn.Module, onnx_path: str | Path, inputs: torch.Tensor) -> Agreement:
     """Run ``inputs`` through PyTorch and through ONNX Runtime (CPU, fp32) and compare."""
     import onnxruntime as ort
     import torch
@@ -75,5 +81,5 @@ def check_parity(model: nn.Module, onnx_path: str | Path, inputs: torch.Tensor) 
     with torch.no_grad():
         reference = model.eval()(inputs).numpy()
     (actual,) = session.run([OUTPUT_NAME], {INPUT_NAME: inputs.numpy()})
-    return Agreement.from_logits(actual, reference, tolerance=PARITY_TOLERANCE,
-                                 subject="parity: ONNX Runtime vs PyTorch")
+    return Agreement.from_logits(actual, reference, tolerance=FIDELITY_TOLERANCE,
+                                 subject="fidelity: ONNX Runtime vs PyTorch")

@@ -59,8 +59,8 @@ def _result_path(result_dir: Path, stem: str) -> Path:
     raise PipelineError(f"{result_dir}: no result for input {stem} (expected {result_file_name(stem, 0, 'TXT')})")
 
 
-def list_inputs(bin_dir: str | Path) -> List[Path]:
-    """The ``.bin`` inputs of ``bin_dir`` in the runner's (natural) order."""
+def inputs_to_check(bin_dir: str | Path) -> List[Path]:
+    """The ``.bin`` inputs of ``bin_dir`` in the runner's (natural) order (:func:`fileio.list_inputs`); none is an error."""
     folder = Path(bin_dir)
     bins = fileio.list_inputs(folder)
     if not bins:
@@ -115,7 +115,7 @@ def compare_with_pytorch(
     from .model import load_checkpoint
 
     result_dir = Path(result_dir)
-    bins = list_inputs(bin_dir)
+    bins = inputs_to_check(bin_dir)
     bins = [bins[i] for i in select_images(len(bins), limit, all_images)]
     stems = [stem_of(p) for p in bins]
     model = load_checkpoint(checkpoint)

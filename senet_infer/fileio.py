@@ -8,19 +8,20 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Dict, Optional, Tuple, TypeVar
 
 import numpy as np
 
-from .errors import PipelineError
+from .errors import PipelineError, cannot_list
 
 RESULT_FORMATS = ("BIN", "NPY", "TXT")
 _RESULT_RE = re.compile(r"^(?P<stem>.+)_(?P<index>\d+)\.(?P<ext>txt|npy|bin)$", re.IGNORECASE)
 _NATURAL_SPLIT = re.compile(r"(\d+)")
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+T = TypeVar("T")
 
 
 def natural_key(name: str) -> list[Any]:
@@ -32,6 +33,24 @@ def stem_of(path: str | os.PathLike[str]) -> str:
     """File name minus its last extension: ``a.b.JPEG`` -> ``a.b``."""
     name = Path(path).name
     return name.rsplit(".", 1)[0] if "." in name[1:] else name
+
+
+def stem_clash(items: Iterable[T], name: Callable[[T], str]) -> Optional[Tuple[T, T]]:
+    """The first two of ``items`` whose names (``name(item)``) share a stem (:func:`stem_of`), whose outputs
+    would be one file; None when every stem is distinct."""
+    seen: Dict[str, T] = {}
+    for item in items:
+        first = seen.setdefault(stem_of(name(item)), item)
+        if first is not item:
+            return first, item
+    return None
+
+
+def is_within(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is ``folder`` or lies inside it, links resolved (an output that would be written into an
+    input)."""
+    inner, outer = Path(path).resolve(), Path(folder).resolve()
+    return inner == outer or outer in inner.parents
 
 
 def is_hidden_temp(path: str | os.PathLike[str]) -> bool:
@@ -47,7 +66,7 @@ def list_inputs(folder: str | os.PathLike[str], suffixes: tuple[str, ...] = (".b
             found = [Path(folder, e.name) for e in entries
                      if e.is_file() and not is_hidden_temp(e.name) and Path(e.name).suffix.lower() in suffixes]
     except OSError as exc:
-        raise PipelineError(f"{folder}: cannot list folder: {exc.strerror or exc}") from None
+        raise cannot_list(folder, exc) from None
     return sorted(found, key=lambda p: natural_key(p.name))
 
 
@@ -111,7 +130,7 @@ def remove_stale_temps(folder: str | os.PathLike[str]) -> int:
     except FileNotFoundError:
         return 0
     except OSError as exc:
-        raise PipelineError(f"{folder}: cannot list folder: {exc.strerror or exc}") from None
+        raise cannot_list(folder, exc) from None
     for entry in entries:
         if _TEMP_RE.match(entry.name) and entry.is_file(follow_symlinks=False):
             try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Dict, List, Tuple
 
 from .errors import PipelineError
@@ -16,6 +16,18 @@ RESIZE_SIZE = 256  # shorter side after resize; also the side of the uint8 .bin 
 CROP_SIZE = 224  # network input side
 NUM_CLASSES = 1000
 IMAGE_EXTENSIONS = (".jpeg", ".jpg", ".png")
+# Where the guide reads the evaluation set: ./dataset/ImageNet/val_union/ (the images) and
+# ./dataset/ImageNet/val_label.txt (``<image> <class>`` per line); prepare_imagenet.py writes both there.
+DATASET_DIR = "dataset/ImageNet"
+IMAGES_DIRNAME = "val_union"
+LABELS_NAME = "val_label.txt"
+
+
+
+def is_image_name(name: str) -> bool:
+    """True for the image files every step reads (``.JPEG``, ``.jpg``, ``.jpeg``, ``.png``; any case)."""
+    return PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS
+
 
 # The 1000 classes, shipped with the package (source named in the file): read once, on first use.
 SYNSETS_FILE = Path(__file__).resolve().parent / "data" / "imagenet1k_synsets.txt"

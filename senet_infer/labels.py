@@ -49,6 +49,16 @@ class LabelFile:
         """A warning when the classes look like the devkit's 1-based IDs (1..1000, never 0), else None."""
         return one_based_warning(self.path, (label.cls for label in self.labels.values()))
 
+    def check_classes(self, limit: int, against: str) -> None:
+        """Refuse the first class outside ``0..limit-1`` in one line naming the file, the line and the image, with
+        the devkit hint when the classes look 1-based. ``against``: what the classes are numbers of."""
+        for stem, label in self.labels.items():
+            if label.cls >= limit:
+                warning = self.one_based_warning()
+                hint = f"; {warning.split(': ', 1)[1]}" if warning else ""
+                raise PipelineError(f"{self.path}, line {label.line}: class {label.cls} is out of range 0..{limit - 1} "
+                                    f"for {against} (image {stem!r}){hint}")
+
 
 def one_based_warning(path: str | os.PathLike[str], classes: Iterable[int]) -> Optional[str]:
     """The warning for classes that reach 1000 and are never 0: the devkit's ``ILSVRC2012_ID``s, not class indices."""

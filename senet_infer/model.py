@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from . import imagenet
-from .errors import PipelineError
+from .errors import PipelineError, first_line
 from .fileio import atomic_path
 
 WEIGHTS_URL = "https://data.lip6.fr/cadene/pretrainedmodels/se_resnet50-ce0d4300.pth"
@@ -79,7 +79,7 @@ def load_checkpoint(path: str | Path, num_classes: int = imagenet.NUM_CLASSES) -
     try:
         obj = _load(path)
     except Exception as exc:  # torch raises many types for a corrupt or foreign file
-        raise PipelineError(f"{path}: cannot load checkpoint: {str(exc).splitlines()[0]}") from None
+        raise PipelineError(f"{path}: cannot load checkpoint: {first_line(exc)}") from None
     state = _state_dict_of(obj, path)
     model = build_model(num_classes)
     expected = model.state_dict()

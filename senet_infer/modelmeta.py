@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Dict, List
 
 from .aipp import FIELDS, AippOp, Value, parse_aipp_text
-from .errors import PipelineError
+from .errors import PipelineError, first_line
 from .onnxgraph import onnx_module, parse_input_shape, resolve_model_aipp
 from .precision import DEFAULT_PRECISION, PRECISIONS
 
@@ -61,7 +61,7 @@ def _load_header(path: str | os.PathLike[str]) -> onnx.ModelProto | None:
     try:
         return onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # protobuf DecodeError and friends
-        raise PipelineError(f"{path}: not a readable ONNX model: {str(exc).splitlines()[0] if str(exc) else exc!r}") from None
+        raise PipelineError(f"{path}: not a readable ONNX model: {first_line(exc)}") from None
 
 
 def read_metadata(path: str | os.PathLike[str]) -> Dict[str, str]:

@@ -3,9 +3,8 @@
 A converted model records the precision it is meant to run at in its metadata
 (:data:`senet_infer.modelmeta.PRECISION_KEY`), one of :data:`PRECISIONS`:
 
-* fp32: ``fp32``, ``force_fp32``, ``must_keep_origin_dtype`` (the source model is fp32)
-* fp16: ``fp16``, ``force_fp16``, ``allow_fp32_to_fp16``, ``allow_mix_precision``, ``allow_mix_precision_fp16``
-* bf16: ``bf16``, ``allow_fp32_to_bf16``, ``allow_mix_precision_bf16``
+* fp32, fp16, bf16: ATC's ``--precision_mode`` values as :data:`PRECISION_MODES` maps them (the one table of
+  them; :func:`describe_modes` words it)
 * int8: a model quantized before conversion (``amct_calibrate.py``, AMCT on Ascend); its int8
   layers are in the graph (QuantizeLinear/DequantizeLinear pairs), the rest runs at fp32.
 """
@@ -24,7 +23,7 @@ FLOAT_PRECISIONS = ("fp32", "fp16", "bf16")  # what --precision_mode selects
 PRECISIONS = FLOAT_PRECISIONS + ("int8",)  # what a model may record
 PRECISION_MODES: Dict[str, str] = {
     "fp32": "fp32", "force_fp32": "fp32", "must_keep_origin_dtype": "fp32",
-    "fp16": "fp16", "force_fp16": "fp16", "allow_fp32_to_fp16": "fp16",
+    "fp16": "fp16", "force_fp16": "fp16", "allow_fp32_to_fp16": "fp16", "cube_fp16in_fp32out": "fp16",
     "allow_mix_precision": "fp16", "allow_mix_precision_fp16": "fp16",
     "bf16": "bf16", "allow_fp32_to_bf16": "bf16", "allow_mix_precision_bf16": "bf16",
 }
@@ -49,6 +48,12 @@ def precision_of(mode: str) -> str:
         raise PipelineError(
             f"--precision_mode={mode}: unknown value (choose from {', '.join(PRECISION_MODES)})"
         ) from None
+
+
+def describe_modes() -> str:
+    """One line per precision with the ``--precision_mode`` values that select it: ``fp32 <- fp32, force_fp32, ...``."""
+    return "\n".join(f"  {precision} <- " + ", ".join(m for m, p in PRECISION_MODES.items() if p == precision)
+                     for precision in FLOAT_PRECISIONS)
 
 
 def float_precision(precision: str) -> str:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Sequ
 import numpy as np
 
 from .agreement import Agreement
-from .errors import PipelineError
+from .errors import PipelineError, first_line
 from .fileio import atomic_write_bytes, list_inputs
 from .modelmeta import AMCT_MODEL_KEY, CALIBRATION_KEY, PRECISION_KEY, QUANTIZER_KEY, metadata_of, store_metadata
 from .precision import is_quantized
@@ -131,7 +131,7 @@ def _quantize_nncf(model: onnx.ModelProto, input_name: str, batches: List[np.nda
     except PipelineError:
         raise
     except Exception as exc:  # an NNCF release that does not fit the installed torch/onnx fails here
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        first = first_line(exc)
         raise PipelineError(f"nncf {nncf.__version__} failed to quantize ({type(exc).__name__}: {first}); "
                             f"try --quantizer onnxruntime") from None
 
@@ -179,7 +179,7 @@ def nncf_problem() -> Optional[str]:
     try:
         import nncf  # noqa: F401  (imports torch when torch is installed)
     except Exception as exc:  # ImportError, or e.g. "No module named 'torch.fx'" from a too new NNCF on torch 1.6
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        first = first_line(exc)
         return f"{type(exc).__name__}: {first}"
     return None
 
@@ -254,7 +254,7 @@ def quantize_model(
     try:
         source = onnx.load(os.fspath(model_path))
     except Exception as exc:  # protobuf raises DecodeError and others for a foreign file
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        first = first_line(exc)
         raise PipelineError(f"{model_path}: not an ONNX model: {first}") from None
     if is_quantized(source):
         raise PipelineError(f"{model_path}: already quantized (it holds quantization ops); give the fp32 model of step 2")

@@ -20,7 +20,8 @@ from senet_infer.driver.paths import Paths
 from senet_infer.driver.perf_outputs import Drift, PerfRecord, write_perf_outputs
 from senet_infer.fidelity import FidelityRecord, write_fidelity_json
 from senet_infer.fileio import write_result
-from senet_infer.metric import Accuracy, write_accuracy_json, write_predictions
+from senet_infer.metric import Accuracy, write_accuracy_json
+from senet_infer.metric.predictions import write_predictions
 from senet_infer.metric.ranking import label_ranks
 from senet_infer.preprocess import EvalTransform
 from senet_infer.preprocess.outputs import write_manifest

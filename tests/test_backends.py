@@ -12,10 +12,12 @@ import pytest
 
 from senet_infer import backends
 from senet_infer.agreement import relative_error
+from senet_infer.backends import onnxruntime as ort_backend
 from senet_infer.backends import openvino as ov_backend
 from senet_infer.compat import numpy_to_onnx_dtype
 from senet_infer.errors import PipelineError
 from senet_infer.export import INPUT_NAME, OUTPUT_NAME
+from senet_infer.modelmeta import PRECISION_KEY, model_precision
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -48,7 +50,7 @@ def make_onnx(path: Path, shape: tuple[int | None, ...] = (4, 8, 8, 3), dtype: t
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     if precision is not None:
-        helper.set_model_props(model, {backends.PRECISION_KEY: precision})
+        helper.set_model_props(model, {PRECISION_KEY: precision})
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return weights
@@ -65,7 +67,7 @@ def with_precision(src: Path, dst: Path, precision: str) -> Path:
     from onnx import helper
 
     model = onnx.load(str(src))
-    helper.set_model_props(model, {backends.PRECISION_KEY: precision})
+    helper.set_model_props(model, {PRECISION_KEY: precision})
     onnx.save(model, str(dst))
     return dst
 
@@ -136,12 +138,12 @@ DEVICE_BANNER = ("EP Error /onnxruntime_src/onnxruntime/core/providers/cuda/cuda
 
 def test_the_reason_in_onnx_runtimes_fallback_banner() -> None:
     """Banners as onnxruntime-gpu 1.31 printed them on an H100 machine without TensorRT."""
-    assert backends.provider_error(TRT_BANNER) == ("Please install TensorRT libraries as mentioned in the GPU requirements "
+    assert ort_backend.provider_error(TRT_BANNER) == ("Please install TensorRT libraries as mentioned in the GPU requirements "
                                                    "page, make sure they're in the PATH or LD_LIBRARY_PATH, and that your "
                                                    "GPU is supported.")
-    assert backends.provider_error(DEVICE_BANNER).endswith("Invalid device ID: 1, must be between 0 (inclusive) and 1 "
+    assert ort_backend.provider_error(DEVICE_BANNER).endswith("Invalid device ID: 1, must be between 0 (inclusive) and 1 "
                                                            "(exclusive).")
-    assert backends.provider_error("") == "" and backends.provider_error("EP Error short") == "short"
+    assert ort_backend.provider_error("") == "" and ort_backend.provider_error("EP Error short") == "short"
 
 
 def test_a_provider_that_fails_is_named_with_its_reason_and_nothing_reaches_stdout(
@@ -165,7 +167,7 @@ def test_a_provider_that_fails_is_named_with_its_reason_and_nothing_reaches_stdo
     assert capsys.readouterr().out == ""
 
     lines: list[str] = []  # auto: the provider that failed is named in its line, the others are timed
-    monkeypatch.setattr(backends.OnnxRuntimeTensorRTBackend, "usable", classmethod(lambda cls: True))
+    monkeypatch.setattr(ort_backend.OnnxRuntimeTensorRTBackend, "usable", classmethod(lambda cls: True))
     chosen = backends.load_backend("auto", small[0], threads=1, log=lines.append)
     assert chosen.name in ("onnxruntime", "openvino") and len(lines) == 1
     refused = lines[0].split(" (did not load: ", 1)[1]
@@ -196,9 +198,9 @@ def test_cuda_fp16_is_the_fp32_graph_converted_with_its_inputs_and_outputs_kept(
         import onnxruntime.transformers.float16  # noqa: F401
     except ImportError:  # older onnxruntime (1.14, under Python 3.7): its transformers package imports torch
         with pytest.raises(PipelineError, match="needs ONNX Runtime's fp16 converter"):
-            backends.fp16_graph(fp16)
+            ort_backend.fp16_graph(fp16)
         return
-    converted = backends.fp16_graph(fp16)
+    converted = ort_backend.fp16_graph(fp16)
     onnx.checker.check_model(converted)
     assert {init.data_type for init in converted.graph.initializer} == {onnx.TensorProto.FLOAT16}
     original = onnx.load(str(fp16))
@@ -225,7 +227,7 @@ def test_cuda_fp16_refuses_a_quantized_model(tmp_path: Path) -> None:
     path = tmp_path / "qdq.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
     with pytest.raises(PipelineError, match=f"^{path}: the model is quantized"):
-        backends.fp16_graph(path)
+        ort_backend.fp16_graph(path)
 
 
 def test_cuda_libraries_are_preloaded_and_failures_named() -> None:
@@ -237,8 +239,8 @@ def test_cuda_libraries_are_preloaded_and_failures_named() -> None:
             print("Failed to load libcudnn.so.9: cannot open shared object file")
             print("Please follow https://onnxruntime.ai/docs/install/#cuda-and-cudnn to install CUDA.")
 
-    assert backends.preload_cuda_libraries(FakeOrt()) == "Failed to load libcudnn.so.9: cannot open shared object file"
-    assert backends.preload_cuda_libraries(object()) == ""  # onnxruntime before 1.21: nothing to preload
+    assert ort_backend.preload_cuda_libraries(FakeOrt()) == "Failed to load libcudnn.so.9: cannot open shared object file"
+    assert ort_backend.preload_cuda_libraries(object()) == ""  # onnxruntime before 1.21: nothing to preload
 
 
 def test_runtimes_are_imported_only_when_chosen(small: tuple[Path, np.ndarray]) -> None:
@@ -290,18 +292,18 @@ def test_openvino_batch_argument_fixes_a_dynamic_batch(tmp_path: Path) -> None:
 
 
 def test_model_precision_metadata(tmp_path: Path, small: tuple[Path, np.ndarray]) -> None:
-    assert backends.model_precision(small[0]) == "fp32"
+    assert model_precision(small[0]) == "fp32"
     bf16 = with_precision(small[0], tmp_path / "bf16.onnx", "bf16")
-    assert backends.model_precision(bf16) == "bf16"
+    assert model_precision(bf16) == "bf16"
     bad = with_precision(small[0], tmp_path / "bad.onnx", "int4")
     with pytest.raises(PipelineError, match=r"bad\.onnx: metadata senet_infer\.precision='int4'"):
-        backends.model_precision(bad)
+        model_precision(bad)
     corrupt = tmp_path / "corrupt.onnx"
     corrupt.write_bytes(b"\x00not a protobuf" * 10)
     with pytest.raises(PipelineError, match="corrupt.onnx"):
         backends.load_backend("onnxruntime", corrupt, threads=1)
     with pytest.raises(PipelineError, match="missing.onnx: model not found"):
-        backends.model_precision(tmp_path / "missing.onnx")
+        model_precision(tmp_path / "missing.onnx")
 
 
 def test_onnxruntime_refuses_reduced_precision(tmp_path: Path, small: tuple[Path, np.ndarray]) -> None:
@@ -349,7 +351,7 @@ def test_auto_measures_candidates_or_takes_the_only_one(tmp_path: Path, small: t
         assert chosen.name == "openvino" and chosen.precision == "bf16"
         assert lines == ["[INFO] backend auto: openvino at bf16 (the only candidate)"]
 
-    monkeypatch.setattr(backends.OpenVinoBackend, "installed", classmethod(lambda cls: False))
+    monkeypatch.setattr(ov_backend.OpenVinoBackend, "installed", classmethod(lambda cls: False))
     with pytest.raises(PipelineError, match="no installed backend runs bf16"):
         backends.load_backend("auto", bf16, threads=1)
 
@@ -437,14 +439,14 @@ def test_reduced_precisions_are_offered_only_where_openvino_compiles_at_them(mon
     assert honest[0] == "fp32" and honest[-1] == "int8"
     assert all(ov_backend._OV_CAPABILITY[p] in capabilities for p in honest if p in ("fp16", "bf16"))
 
-    real_load = backends.OpenVinoBackend.load
+    real_load = ov_backend.OpenVinoBackend.load
 
     def refusing_fp16(self, path, **kwargs):  # what the plugin's fallback looks like to load()
         if kwargs.get("precision") == "fp16":
             raise PipelineError(f"{path}: this CPU cannot run OpenVINO at fp16 (the plugin would fall back to bf16)")
         return real_load(self, path, **kwargs)
 
-    monkeypatch.setattr(backends.OpenVinoBackend, "load", refusing_fp16)
+    monkeypatch.setattr(ov_backend.OpenVinoBackend, "load", refusing_fp16)
     monkeypatch.setattr(ov.Core, "get_property", lambda self, device, key: ["FP32", "FP16", "BF16", "INT8"])
     ov_backend._openvino_compiles_at.cache_clear()
     try:

@@ -17,12 +17,13 @@ import aipp_convert
 from conftest import run_in_process
 from senet_infer.agreement import relative_error
 from senet_infer.aipp import AippOp, apply_aipp, parse_aipp_config
-from senet_infer.atc import FLAGS, NO_EFFECT, REFUSED
+from senet_infer.atc import ATC_PRECISION_MODES, FLAGS, NO_EFFECT, REFUSED
 from senet_infer.cli import run_main
-from senet_infer.convert import FidelityError, convert_model, parse_input_shape
+from senet_infer.convert import FidelityError, convert_model
 from senet_infer.errors import PipelineError
 from senet_infer.modelmeta import AIPP_KEY, PRECISION_KEY
-from senet_infer.precision import precision_of
+from senet_infer.onnxgraph import parse_input_shape
+from senet_infer.precision import PRECISION_MODES, describe_modes, precision_of
 
 REPO = Path(__file__).resolve().parents[1]
 GUIDE_CONFIG = REPO / "aipp_SE_ResNet50_pth.config"
@@ -253,8 +254,8 @@ def test_failed_fidelity_check_leaves_no_model(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setattr(convert, "apply_aipp", lambda images, op: apply_aipp(images, op) + 0.5)
     with pytest.raises(FidelityError) as info:
         convert_model(source, tmp_path / "tiny_bs2", {"image": (2, 3, 8, 8)}, [small_op()])
-    assert not info.value.report.passed
-    assert "FAILED" in info.value.report.line()
+    assert not info.value.agreement.passed
+    assert "FAILED" in info.value.agreement.line()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.onnx"]
 
 
@@ -279,6 +280,13 @@ def test_precision_modes_map_to_three_precisions() -> None:
     assert {precision_of(m) for m in ("bf16", "allow_fp32_to_bf16", "allow_mix_precision_bf16")} == {"bf16"}
     with pytest.raises(PipelineError, match="--precision_mode=int8: unknown value"):
         precision_of("int8")
+
+
+def test_every_atc_precision_mode_is_in_the_one_table_and_the_help_lists_it_once() -> None:
+    assert set(ATC_PRECISION_MODES) - set(PRECISION_MODES) == set()
+    assert precision_of("cube_fp16in_fp32out") == "fp16"
+    listed = [mode for line in describe_modes().splitlines() for mode in line.split(" <- ")[1].split(", ")]
+    assert sorted(listed) == sorted(PRECISION_MODES)
 
 
 def test_parse_input_shape_several_inputs() -> None:

@@ -7,18 +7,38 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from senet_infer.errors import PipelineError
+from senet_infer.errors import PipelineError, cannot_list, first_line
 from senet_infer.fileio import (
     atomic_path,
     atomic_write_bytes,
     format_txt,
+    is_within,
     natural_key,
     parse_result_name,
     read_result,
     result_file_name,
+    stem_clash,
     stem_of,
     write_result,
 )
+
+
+def test_an_output_inside_its_input_and_a_stem_clash_are_told_once(tmp_path: Path) -> None:
+    inner = tmp_path / "a" / "b"
+    inner.mkdir(parents=True)
+    assert is_within(inner, tmp_path / "a") and is_within(tmp_path / "a", tmp_path / "a" / ".")
+    assert not is_within(tmp_path / "ab", tmp_path / "a") and not is_within(tmp_path / "a", inner)
+    (tmp_path / "link").symlink_to(inner)
+    assert is_within(tmp_path / "link" / "c", tmp_path / "a")  # links resolved
+    assert stem_clash(["x.JPEG", "y.png", "x.png", "y.jpg"], str) == ("x.JPEG", "x.png")
+    assert stem_clash(["a.b.JPEG", "a.JPEG"], str) is None
+
+
+def test_one_wording_for_a_librarys_error_and_an_unlistable_folder() -> None:
+    assert first_line(ValueError("\n  bad header\nat offset 3")) == "bad header"
+    assert first_line(KeyError()) == "KeyError"
+    error = cannot_list(Path("/data"), PermissionError(13, "Permission denied"))
+    assert str(error) == "/data: cannot list folder: Permission denied"
 
 
 def test_natural_order_and_stems() -> None:

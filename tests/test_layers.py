@@ -1,7 +1,8 @@
-"""The package's import graph: no circle, and no import from a lower layer to a higher one.
+"""The package's import graph: no circle, and no import from a lower layer to a higher one; each package is a layer.
 
 Every ``from .x import`` and ``from senet_infer.x import`` counts, lazy ones inside functions included.
-A new module goes into one layer here; a test failure names the import that breaks the rule.
+A new module is in its package's layer; a new package goes into :data:`ORDER`; a test failure names the import
+that breaks the rule.
 """
 
 from __future__ import annotations
@@ -13,29 +14,19 @@ from typing import Dict, List, Optional, Set
 from conftest import REPO
 
 PACKAGE = REPO / "senet_infer"
-# Lower layers never import higher ones. base: shared contracts and helpers; steps: one module per guide step
-# or tool (they may use each other, never the driver); driver: run_infer.sh's engine and toolchains, and the tools
-# that take a run's work folder and its model names (classify).
-# A module of a subpackage is named with dots (``backends.base``); a package's ``__init__`` by the package name.
-LAYERS: Dict[str, Set[str]] = {
-    "base": {"__init__", "errors", "compat", "cli", "fileio", "imagenet", "labels", "precision", "summary",
-             "agreement", "synthetic", "machine"},
-    "steps": {"aipp", "aipp.config", "aipp.fields", "aipp.ops", "aipp.textproto", "atc", "backends", "backends.base",
-              "backends.onnxruntime", "backends.openvino", "backends.select", "convert", "export", "fidelity",
-              "imagenet_prep", "imagenet_prep.build", "imagenet_prep.label_sources", "imagenet_prep.layout",
-              "imagenet_prep.plan", "infer", "infer.devices", "infer.flight", "infer.inputs", "infer.load",
-              "infer.om", "infer.args", "infer.outputs", "infer.run", "infer.publish", "metric",
-              "metric.accuracy_json", "metric.evaluate", "metric.predictions", "metric.ranking", "metric.results",
-              "model", "modelmeta", "onnxgraph", "preprocess", "preprocess.folder", "preprocess.outputs",
-              "preprocess.transform", "quantize"},
-    "driver": {"driver", "driver.paths", "driver.workdir", "driver.perf_outputs", "driver.ascend_host",
-               "driver.toolchain", "driver.options", "driver.engine", "driver.state", "driver.resolve",
-               "driver.actions", "driver.perf", "driver.run_record", "driver.report", "driver.steps", "driver.main",
-               "classify"},
-    "report": {"report", "report.gather", "report.references", "report.page", "report.charts", "report.thumbs",
-               "report.sections", "report.run_sections"},
-}
-ORDER = list(LAYERS)
+# Shared contracts and helpers: every layer may use them, they use nothing above them.
+BASE = {"__init__", "errors", "compat", "cli", "fileio", "imagenet", "labels", "precision", "summary", "agreement",
+        "synthetic", "machine", "demo"}
+# Every other module is in its package's layer (``infer.run`` in ``infer``; a top-level module is its own package).
+# Lower layers never import higher ones, so two packages import each other only one way: a module of a package
+# may use its own package and the layers below, never one above. A new package goes into this list.
+ORDER = ["base", "aipp", "onnxgraph", "modelmeta", "atc", "backends", "infer", "preprocess", "model", "export",
+         "quantize", "convert", "fidelity", "metric", "imagenet_prep", "driver", "classify", "report"]
+
+
+def layer_of(module: str) -> str:
+    """A module's layer: ``base``, or its package's (the first part of its dotted name)."""
+    return "base" if module in BASE else module.split(".")[0]
 
 
 def _name(path: Path) -> str:
@@ -90,16 +81,17 @@ def _graph() -> Dict[str, Set[str]]:
 
 
 def test_every_module_has_a_layer() -> None:
-    placed = set().union(*LAYERS.values())
-    assert set(_module_files()) - placed == set(), "put the new module into LAYERS"
-    assert placed - set(_module_files()) == set(), "LAYERS names a module that is gone"
+    modules = set(_module_files())
+    assert {layer_of(m) for m in modules} - set(ORDER) == set(), "put the new package into ORDER"
+    assert set(ORDER) - {layer_of(m) for m in modules} == set(), "ORDER names a package that is gone"
+    assert BASE - modules == set(), "BASE names a module that is gone"
 
 
 def test_no_import_goes_up_a_layer() -> None:
-    layer_of = {module: ORDER.index(layer) for layer, modules in LAYERS.items() for module in modules}
-    upward = [f"{module} ({ORDER[layer_of[module]]}) imports {target} ({ORDER[layer_of[target]]})"
+    rank = {layer: index for index, layer in enumerate(ORDER)}
+    upward = [f"{module} ({layer_of(module)}) imports {target} ({layer_of(target)})"
               for module, targets in sorted(_graph().items()) for target in sorted(targets)
-              if layer_of[target] > layer_of[module]]
+              if rank[layer_of(target)] > rank[layer_of(module)]]
     assert upward == []
 
 

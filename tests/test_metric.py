@@ -18,6 +18,8 @@ from conftest import load_script
 from senet_infer import metric
 from senet_infer.cli import run_main
 from senet_infer.fileio import result_file_name, write_result
+from senet_infer.metric.evaluate import read_labels
+from senet_infer.metric.results import load_results
 from senet_infer.summary import Extras, RunSummary, TimeStats, summary_path_for
 
 SCRIPT = "vision_metric_ImageNet.py"
@@ -163,8 +165,8 @@ def test_known_topk_in_every_format(tmp_path: Path, fmt: str, classes: int) -> N
 
 def test_1001_classes_shift_label_past_background(tmp_path: Path) -> None:
     result_dir, label_file = make_case(tmp_path, "TXT", 1001)
-    stems, logits = metric.load_results(result_dir)
-    labels = metric.read_labels(label_file)
+    stems, logits = load_results(result_dir)
+    labels = read_labels(label_file)
     unshifted = [np.argsort(-row).tolist().index(labels[s]) for s, row in zip(stems, logits)]
     assert sorted(unshifted) != sorted(RANKS)  # the data tells a shifted from an unshifted scorer
     _, doc = score(tmp_path, result_dir, label_file)
@@ -226,7 +228,7 @@ def test_inconsistent_result_length_names_the_odd_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize("fmt", ["NPY", "TXT"])
 def test_nan_or_inf_results_count_wrong_and_are_reported(tmp_path: Path, fmt: str) -> None:
     result_dir, label_file = make_case(tmp_path, fmt)
-    labels = metric.read_labels(label_file)
+    labels = read_labels(label_file)
     # image 0 and 2 are top-1 hits: poison one with NaN everywhere, the other with +inf on its label only
     nan_file = result_dir / result_file_name(image_name(0), 0, fmt)
     write_result(nan_file, np.full((1, 1000), np.nan, np.float32), fmt)
@@ -290,7 +292,7 @@ def test_label_names_with_spaces_are_read_whole(tmp_path: Path) -> None:
     label_file.write_text("\n".join(lines) + "\n")
     _, doc = score(tmp_path, result_dir, label_file)
     assert doc == guide_json(10, 1000)
-    assert metric.read_labels(label_file)["my photo 1"] == int(lines[0].split()[-1])
+    assert read_labels(label_file)["my photo 1"] == int(lines[0].split()[-1])
 
 
 def test_one_based_labels_are_named_as_devkit_ids(tmp_path: Path) -> None:
@@ -316,7 +318,7 @@ def test_predictions_csv_names_the_classes_and_keeps_the_json(tmp_path: Path) ->
     with open(predictions, newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == len(RANKS)
-    labels = metric.read_labels(label_file)
+    labels = read_labels(label_file)
     from senet_infer.imagenet import synsets
 
     for i, (row, rank) in enumerate(zip(rows, RANKS)):
@@ -336,7 +338,7 @@ def test_predictions_csv_names_the_classes_and_keeps_the_json(tmp_path: Path) ->
 def test_read_labels_keys_by_stem_and_tolerates_crlf_bom_blank_lines(tmp_path: Path) -> None:
     path = tmp_path / "val_label.txt"
     path.write_bytes(b"\xef\xbb\xbfILSVRC2012_val_00000001.JPEG 65\r\n\r\nsub/img.v2.png 0\r\n")
-    assert metric.read_labels(path) == {"ILSVRC2012_val_00000001": 65, "img.v2": 0}
+    assert read_labels(path) == {"ILSVRC2012_val_00000001": 65, "img.v2": 0}
 
 
 # --------------------------------------------------------------------------- command line

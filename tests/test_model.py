@@ -178,13 +178,13 @@ def test_demo_name_must_say_demo(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "must say it is a demo" in proc.stderr
 
 
-def test_pth2onnx_cli_exports_dynamic_opset11_with_parity(demo_checkpoint: Path, tmp_path: Path) -> None:
+def test_pth2onnx_cli_exports_dynamic_opset11_with_its_fidelity_check(demo_checkpoint: Path, tmp_path: Path) -> None:
     out = tmp_path / "se_resnet50_dynamic_bs.onnx"
     proc = run_in_process(SE_ResNet50_pth2onnx.main, demo_checkpoint, out, prog="SE_ResNet50_pth2onnx.py")
     assert "DEMO weights" in proc.stdout
-    parity = [line for line in proc.stdout.splitlines() if line.startswith("parity:")]
-    assert len(parity) == 1 and parity[0].endswith("OK")
-    error = float(parity[0].split("rel err ")[1].split()[0])
+    fidelity = [line for line in proc.stdout.splitlines() if line.startswith("fidelity:")]
+    assert len(fidelity) == 1 and fidelity[0].endswith("OK")
+    error = float(fidelity[0].split("rel err ")[1].split()[0])
     assert error < 1e-5
 
     model = onnx.load(out)

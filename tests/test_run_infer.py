@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from test_steps import numbered
 
 from conftest import REPO, run_guarded
 from standins import ARGV_VALUE, NPU_SMI_TABLE
@@ -34,53 +35,26 @@ def run_infer(work: Path, *args: str, env: dict[str, str] | None = None) -> subp
 
 SMOKE = ("--offline", "--demo-images", "8", "--batch-size", "4", "--perf-batch-sizes", "1,4", "--perf-loop", "2",
          "--backend", "onnxruntime", "--perf-precisions", "fp32")
-ALL_BUT_PERF = ("--steps", "weights,dataset,preprocess,export,calibrate,convert,infer,metric,fidelity")
 
 
 @pytest.fixture(scope="module")
-def runner_writes_summary(tmp_path_factory: pytest.TempPathFactory) -> bool:
-    """Whether ais_infer.py writes the summary that senet_infer.summary.load_summary reads (the driver's perf
-    step reads the runner's figures only through it)."""
-    from test_backends import make_onnx
-
-    from senet_infer.errors import PipelineError
-    from senet_infer.summary import load_summary, summary_path
-
-    folder = tmp_path_factory.mktemp("summary_probe")
-    make_onnx(folder / "m.onnx", shape=(1, 2, 2, 3))
-    subprocess.run([sys.executable, str(REPO / "ais_infer.py"), "--model", str(folder / "m.onnx"), "--loop", "1",
-                    "--output", str(folder), "--output_dirname", "probe", "--backend", "onnxruntime"],
-                   capture_output=True, check=True, timeout=300)
-    try:
-        load_summary(summary_path(folder, "probe"))
-    except PipelineError:
-        return False
-    return True
-
-
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory: pytest.TempPathFactory, demo_checkpoint: Path,
-              runner_writes_summary: bool) -> tuple[Path, subprocess.CompletedProcess[str]]:
+def smoke_run(tmp_path_factory: pytest.TempPathFactory, demo_checkpoint: Path) -> tuple[Path, subprocess.CompletedProcess[str]]:
     """The whole guide on 8 demo images, once; later tests copy it (``copy_work``), never change it."""
     work = tmp_path_factory.mktemp("work")
     shutil.copyfile(demo_checkpoint, work / demo_checkpoint.name)
-    proc = run_infer(work, *SMOKE, *(() if runner_writes_summary else ALL_BUT_PERF))
+    proc = run_infer(work, *SMOKE)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     return work, proc
 
 
-def needs_perf(runner_writes_summary: bool) -> None:
-    if not runner_writes_summary:
-        pytest.skip("ais_infer.py does not write senet_infer.summary's format yet: the portable perf step cannot "
-                    "read its figures")
-
-
-def test_smoke_run_writes_every_artefact(smoke_run, runner_writes_summary: bool) -> None:
+def test_smoke_run_writes_every_artefact(smoke_run) -> None:
     work, proc = smoke_run
     out = proc.stdout
-    for number, step in enumerate(["set-up", "weights", "dataset", "preprocess", "export", "calibrate", "convert",
-                                   "infer", "metric", "fidelity"], start=1):
-        assert f"[{number}/11] {step}" in out
+    assert out.startswith(numbered("set-up") + ": reads requirements.txt, writes .venv (or uses $PYTHON)\n")
+    assert f"{numbered('set-up')} done in " in out
+    for step in ("weights", "dataset", "preprocess", "export", "calibrate", "convert", "infer", "metric", "fidelity",
+                 "perf"):
+        assert f"{numbered(step)}\n" in out and f"{numbered(step)} done in " in out
     assert "not needed at fp32" in out and not (work / "se_resnet50_int8_deploy_model.onnx").exists()
     assert "fidelity on all 8 images (default: all up to 500)" in out
     timings = json.loads((work / ".run_infer" / "timings.json").read_text())
@@ -99,10 +73,9 @@ def test_smoke_run_writes_every_artefact(smoke_run, runner_writes_summary: bool)
     results = sorted((work / "result").iterdir())
     assert [r.name for r in results] == sorted(f"{p.stem}_0.txt" for p in images)
     assert all(len(r.read_text().split()) == 1000 for r in results)
-    if runner_writes_summary:
-        from senet_infer.summary import load_summary
+    from senet_infer.summary import load_summary
 
-        assert "warning" in load_summary(work / "result_summary.json").extras.annotations
+    assert "warning" in load_summary(work / "result_summary.json").extras.annotations
 
     accuracy = json.loads((work / "accuracy_result.json").read_text())
     values = {item["key"]: item["value"] for item in accuracy["value"]}
@@ -116,8 +89,6 @@ def test_smoke_run_writes_every_artefact(smoke_run, runner_writes_summary: bool)
     assert fidelity["max_relative_error"] < 1e-4 and fidelity["top1_agreement"] == 1.0
     assert fidelity["distinct_top1_reference"] >= 3  # demo weights give input-dependent predictions
 
-    needs_perf(runner_writes_summary)
-    assert "[11/11] perf" in out
     perf = json.loads((work / "perf.json").read_text())
     assert [r["batch_size"] for r in perf["results"]] == [1, 4]
     assert all(r["throughput_images_per_s"] > 0 and r["runs"] == 2 for r in perf["results"])
@@ -128,12 +99,12 @@ def test_smoke_run_writes_every_artefact(smoke_run, runner_writes_summary: bool)
     assert (work / "perf.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_rerun_skips_up_to_date_steps(smoke_run, runner_writes_summary: bool) -> None:
+def test_rerun_skips_up_to_date_steps(smoke_run) -> None:
     work, _ = smoke_run
     before = {p: p.stat().st_mtime_ns for p in (work / "result").iterdir()}
-    proc = run_infer(work, *SMOKE, *(() if runner_writes_summary else ALL_BUT_PERF))
+    proc = run_infer(work, *SMOKE)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for step in ("preprocess", "export", "convert", "infer", "metric", "fidelity") + (("perf",) if runner_writes_summary else ()):
+    for step in ("preprocess", "export", "convert", "infer", "metric", "fidelity", "perf"):
         block = proc.stdout.split(f"] {step}\n", 1)[1].split("done in", 1)[0]
         assert "up to date, skipped" in block and "  $ " not in block, (step, block)
     assert {p: p.stat().st_mtime_ns for p in (work / "result").iterdir()} == before
@@ -301,7 +272,7 @@ def step_block(out: str, step: str) -> str:
     return out.split(f"] {step}\n", 1)[1].split(f"] {step} done in", 1)[0]
 
 
-def assert_same_artefacts(work: Path, reference: Path, *, perf: bool) -> None:
+def assert_same_artefacts(work: Path, reference: Path) -> None:
     """What the killed-and-rerun folder holds equals an uninterrupted run's (perf: same shape, not same timing)."""
     for folder in ("data/ImageNet_bin", "result"):
         # Hidden files are records of the folder (step 1's manifest names its absolute source), not artefacts.
@@ -315,13 +286,12 @@ def assert_same_artefacts(work: Path, reference: Path, *, perf: bool) -> None:
     fidelity, want = (json.loads((w / "fidelity.json").read_text()) for w in (work, reference))
     for key in ("images", "passed", "top1_agreement", "top5_agreement", "max_relative_error", "backend"):
         assert fidelity[key] == want[key], key
-    if perf:
-        got_perf, want_perf = (json.loads((w / "perf.json").read_text()) for w in (work, reference))
-        assert sorted(got_perf) == sorted(want_perf)
-        assert [sorted(r) for r in got_perf["results"]] == [sorted(r) for r in want_perf["results"]]
-        assert [r["batch_size"] for r in got_perf["results"]] == [r["batch_size"] for r in want_perf["results"]]
-        assert sorted(p.name for p in (work / "perf_runs").iterdir()) == \
-            sorted(p.name for p in (reference / "perf_runs").iterdir())
+    got_perf, want_perf = (json.loads((w / "perf.json").read_text()) for w in (work, reference))
+    assert sorted(got_perf) == sorted(want_perf)
+    assert [sorted(r) for r in got_perf["results"]] == [sorted(r) for r in want_perf["results"]]
+    assert [r["batch_size"] for r in got_perf["results"]] == [r["batch_size"] for r in want_perf["results"]]
+    assert sorted(p.name for p in (work / "perf_runs").iterdir()) == \
+        sorted(p.name for p in (reference / "perf_runs").iterdir())
     assert [p for p in work.rglob("*.tmp")] == []
 
 
@@ -335,18 +305,14 @@ KILL_POINTS = {
 
 
 @pytest.mark.parametrize("step", list(KILL_POINTS))
-def test_killed_during_a_step_then_rerun_gives_the_same_artefacts(smoke_run, runner_writes_summary: bool,
-                                                                  tmp_path: Path, step: str) -> None:
+def test_killed_during_a_step_then_rerun_gives_the_same_artefacts(smoke_run, tmp_path: Path, step: str) -> None:
     """SIGKILL during the step's command; the rerun says what it redoes and ends with an uninterrupted run's files."""
-    if step == "perf":
-        needs_perf(runner_writes_summary)
     reference, _ = smoke_run
     work = copy_work(reference, tmp_path / "work")
     for name in KILL_POINTS[step]:
         path = work / name
         shutil.rmtree(path) if path.is_dir() else path.unlink()
-    args = SMOKE if runner_writes_summary else SMOKE + ALL_BUT_PERF
-    proc = start_run_infer(work, *args)
+    proc = start_run_infer(work, *SMOKE)
     read_until(proc, f"] {step}\n", "  $ ")
     kill_hard(proc, work)
     assert not (work / ".run_infer" / f"{step}.json").exists()  # killed before the step finished
@@ -355,13 +321,13 @@ def test_killed_during_a_step_then_rerun_gives_the_same_artefacts(smoke_run, run
     leftover = (work / "result" if (work / "result").is_dir() else work) / ".x_0.txt.abcd1234.tmp"
     leftover.write_text("half a file")  # what a kill during an atomic write leaves
 
-    rerun = run_infer(work, *args)
+    rerun = run_infer(work, *SMOKE)
     assert rerun.returncode == 0, rerun.stdout[-4000:] + rerun.stderr[-4000:]
     assert f"previous run was interrupted (pid {proc.pid} on " in rerun.stdout
     assert f"at step {step}) and no longer runs" in rerun.stdout
     assert "temporary file(s) left by an interrupted run" in rerun.stdout and not leftover.exists()
     assert "the previous run was interrupted during this step: redoing it" in step_block(rerun.stdout, step)
-    assert_same_artefacts(work, reference, perf=runner_writes_summary)
+    assert_same_artefacts(work, reference)
     assert json.loads((work / ".run_infer" / "lock").read_text())["running"] is False
 
 
@@ -424,24 +390,22 @@ INT8 = ("--offline", "--demo-images", "8", "--batch-size", "4", "--precision", "
         "--perf-loop", "2", "--perf-precisions", "fp32,int8")
 
 
-def test_int8_chain_calibrates_converts_scores_and_measures(tmp_path: Path, demo_checkpoint: Path,
-                                                            runner_writes_summary: bool) -> None:
+def test_int8_chain_calibrates_converts_scores_and_measures(tmp_path: Path, demo_checkpoint: Path) -> None:
     """weights → preprocess → export → calibrate → convert → infer → metric → fidelity → perf at int8; a rerun
     finds the calibration up to date."""
-    needs_perf(runner_writes_summary)
     shutil.copyfile(demo_checkpoint, tmp_path / demo_checkpoint.name)
     proc = run_infer(tmp_path, *INT8)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     out = proc.stdout
     note = "int8 calibrated on 8 images of the evaluation set ./dataset/demo/val_union"
-    assert "[6/11] calibrate" in out and note in out
+    assert numbered("calibrate") in out and note in out
     assert ("$ python3 " + str(REPO / "amct_calibrate.py") + " --model=./se_resnet50_dynamic_bs.onnx "
             "--save_path=./se_resnet50_int8 --input_shape=image:4,3,224,224 --data_dir=./data/ImageNet_calib_bin "
             "--data_types=float32 --batch_num=2") in out
     assert "--format fp32" in out and len(list((tmp_path / "data/ImageNet_calib_bin").glob("*.bin"))) == 8
     assert "--model=./se_resnet50_int8_deploy_model.onnx" in out
     assert (tmp_path / "se_resnet50_int8_bs4.onnx").is_file()
-    from senet_infer.backends import model_precision
+    from senet_infer.modelmeta import model_precision
 
     assert model_precision(tmp_path / "se_resnet50_int8_bs4.onnx") == "int8"
 

@@ -16,11 +16,18 @@ import pytest
 
 from conftest import REPO, run_in_process
 from senet_infer.driver import main as driver
-from senet_infer.driver.engine import Shell
+from senet_infer.driver import steps
+from senet_infer.driver.engine import Shell, Step, Unit
 from senet_infer.driver.paths import Paths
 from senet_infer.driver.state import Dataset, Run
 from senet_infer.driver.toolchain import Command, PortableToolchain, Scripts, Toolchain
 from senet_infer.errors import PipelineError
+
+
+def numbered(name: str) -> str:
+    """``[k/N] name`` as the driver prints a step, k and N from the steps table (set-up is step 1)."""
+    names = [steps.SET_UP, *steps.step_names()]
+    return f"[{names.index(name) + 1}/{len(names)}] {name}"
 
 
 def value(argv: List[str], name: str) -> Optional[str]:
@@ -209,6 +216,39 @@ def test_work_folder_aipp_config_is_used_not_overwritten(tmp_path: Path, demo_ch
     assert config.read_text() == text
 
 
+def test_a_step_is_one_row_of_the_table_and_every_number_follows(tmp_path: Path, demo_checkpoint: Path,
+                                                                  labelled: List[str], monkeypatch, capsys) -> None:
+    """A toy step appended to the table in this process runs through the engine with no other change: it can be
+    chosen with --steps, it is numbered last, and every number says one more step."""
+    def toy_units(run: Run) -> List[Unit]:
+        out = run.paths.work / "toy.txt"
+        return [Unit("toy", [run.dataset.labels], [out], {}, lambda: out.write_text("toy\n"))]
+
+    before = len(steps.STEPS) + 1  # and set-up
+    monkeypatch.setattr(steps, "STEPS", (*steps.STEPS, Step("toy", units=toy_units)))
+    main_in_process(monkeypatch, tmp_path, "--checkpoint", str(demo_checkpoint), *labelled, "--steps", "toy",
+                    "--set-up-seconds", "3", "--set-up-python", "/opt/py")
+    out = capsys.readouterr().out
+    total = before + 1
+    assert out.startswith(f"[1/{total}] set-up: reads requirements.txt, writes .venv (or uses $PYTHON)\n"
+                          f"[1/{total}] set-up done in 3 s: /opt/py\n")
+    for number, name in ((2, "weights"), (3, "dataset"), (total, "toy")):
+        assert f"[{number}/{total}] {name}\n" in out and f"[{number}/{total}] {name} done in " in out
+    assert numbered("toy") == f"[{total}/{total}] toy"
+    assert "val_label.txt, writes ./toy.txt\n" in out and (tmp_path / "toy.txt").read_text() == "toy\n"
+    assert "preprocess" not in out
+
+
+def test_no_file_but_the_table_writes_a_step_count() -> None:
+    """``[k/N]`` is computed from the table: neither the shell script nor a module writes a number of steps."""
+    import re
+
+    sources = [REPO / "run_infer.sh", *sorted((REPO / "senet_infer").rglob("*.py"))]
+    written = [f"{path.relative_to(REPO)}: {match.group(0)}" for path in sources
+               for match in re.finditer(r"\[\d+/\d+\]", path.read_text(encoding="utf-8"))]
+    assert written == []
+
+
 # -- the guide's steps, in process ------------------------------------------------------------------
 
 
@@ -227,7 +267,7 @@ def test_portable_steps_give_the_guides_commands_and_skip_when_up_to_date(
     assert shell.calls[0][2:] == [labelled[1], "./data/ImageNet_bin"]
     assert "--output=./se_resnet50_fp32_bs4" in shell.calls[1] and "--precision_mode=fp32" in shell.calls[1]
     out = capsys.readouterr().out
-    assert "[7/11] convert" in out and "aipp_convert.py (portable ATC): reads ./se_resnet50_dynamic_bs.onnx + " \
+    assert numbered("convert") in out and "aipp_convert.py (portable ATC): reads ./se_resnet50_dynamic_bs.onnx + " \
         "./aipp_SE_ResNet50_pth.config, writes ./se_resnet50_fp32_bs4.onnx" in out
     assert "WARNING: DEMO weights" in out and "— DEMO weights" in out
 

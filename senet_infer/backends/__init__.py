@@ -30,17 +30,7 @@ Modules: :mod:`.base` (the interface), :mod:`.onnxruntime` (CPU, CUDA, TensorRT)
 
 from __future__ import annotations
 
-from ..modelmeta import PRECISION_KEY, model_precision
-from .base import HINTS, LATENCY, THROUGHPUT, Backend, DoneCallback, TensorInfo, zero_feeds
-from .onnxruntime import (
-    OnnxRuntimeBackend,
-    OnnxRuntimeCudaBackend,
-    OnnxRuntimeTensorRTBackend,
-    fp16_graph,
-    preload_cuda_libraries,
-    provider_error,
-)
-from .openvino import OpenVinoBackend
+from .base import HINTS, LATENCY, THROUGHPUT, Backend, DoneCallback, TensorInfo
 from .select import (
     AUTO,
     BACKEND_CHOICES,
@@ -50,12 +40,11 @@ from .select import (
     create_backend,
     load_backend,
     native_precisions,
-    time_backend,
 )
 
+# What callers need: the interface and the registry (each runtime is imported only when its backend loads a model).
+# A runtime module's own helpers are imported from it (``senet_infer.backends.onnxruntime``).
 __all__ = [
-    "AUTO", "BACKENDS", "BACKEND_CHOICES", "GPU_BACKENDS", "HINTS", "LATENCY", "PRECISION_KEY",
-    "THROUGHPUT", "Backend", "DoneCallback", "OnnxRuntimeBackend", "OnnxRuntimeCudaBackend", "OnnxRuntimeTensorRTBackend",
-    "OpenVinoBackend", "TensorInfo", "available_backends", "create_backend", "fp16_graph", "load_backend",
-    "model_precision", "native_precisions", "preload_cuda_libraries", "provider_error", "time_backend", "zero_feeds",
+    "AUTO", "BACKENDS", "BACKEND_CHOICES", "GPU_BACKENDS", "HINTS", "LATENCY", "THROUGHPUT", "Backend", "DoneCallback",
+    "TensorInfo", "available_backends", "create_backend", "load_backend", "native_precisions",
 ]

@@ -16,7 +16,7 @@ from typing import Any, Callable, ClassVar, List, Optional, Tuple  # typing's Ca
 
 import numpy as np
 
-from ..errors import PipelineError
+from ..errors import PipelineError, first_line
 from ..modelmeta import PRECISION_KEY
 from ..precision import DEFAULT_PRECISION
 
@@ -140,7 +140,7 @@ class Backend(ABC):
 
 def model_error(path: str | os.PathLike[str], runtime: str, exc: BaseException) -> PipelineError:
     """One line: ``runtime`` cannot load the model at ``path``, with the first line of its own message."""
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    first = first_line(exc)
     return PipelineError(f"{path}: {runtime} cannot load the model: {first}")
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 from ..errors import PipelineError
 from ..fidelity import DEFAULT_MAX_IMAGES as DEFAULT_FIDELITY_MAX
 from .engine import Unit
+from .paths import precision_batch
 from .state import Calibration, Run, model_aipp_op
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ def convert_unit(run: Run, batch: int, *, precision: Optional[str] = None, check
     """Step 3 at one batch size and precision (the perf step converts one model per batch size the same way)."""
     toolchain = run.toolchain
     precision = precision or toolchain.precision
-    key = f"convert_bs{batch}" if precision == toolchain.precision else f"convert_{precision}_bs{batch}"
+    key = f"convert_bs{batch}" if precision == toolchain.precision else "convert_" + precision_batch(precision, batch)
     return Unit(key, [toolchain.source_model(precision), run.paths.aipp_config], [toolchain.model_path(batch, precision)],
                 {"batch": batch, **toolchain.convert_options(precision)},
                 lambda: run.shell.run(toolchain.convert_command(batch, precision=precision, check=check)), skipped=skipped)
@@ -173,10 +174,10 @@ def top1_changes_line(agreement: "Agreement", shown: int = 5) -> Optional[str]:
 
 def fidelity_selection(run: Run) -> str:
     """Which images the fidelity step checks, in words."""
-    from ..fidelity import list_inputs, select_images
+    from ..fidelity import inputs_to_check, select_images
 
     opts = run.opts
-    total = len(list_inputs(run.paths.bin_dir))
+    total = len(inputs_to_check(run.paths.bin_dir))
     count = len(select_images(total, opts.fidelity_images, opts.fidelity_all))
     if count == total:
         why = "--fidelity-all" if opts.fidelity_all else ("--fidelity-images" if opts.fidelity_images else

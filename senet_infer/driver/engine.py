@@ -193,10 +193,20 @@ class Engine(Generic[State]):
         """Give the work folder back (``ended`` False: the run was interrupted, as the next run will say)."""
         self.lock.release(ended=ended)
 
+    @property
+    def total_steps(self) -> int:
+        """How many steps there are: the table's, and the ones numbered before it (``first_number``)."""
+        return len(self.steps) + self.first_number - 1
+
+    def print_earlier_step(self, number: int, name: str, io: str, seconds: int, result: str) -> None:
+        """A step that ran before the driver started (``run_infer.sh``'s set-up), numbered with the table's."""
+        print(f"[{number}/{self.total_steps}] {name}: {io}")
+        print(f"[{number}/{self.total_steps}] {name} done in {seconds} s: {result}", flush=True)
+
     def execute(self, state: State, describe_run: Callable[[State], Mapping[str, object]]) -> State:
         """Run the chosen steps in order, each announced with its number and timed; each gets the state the
         steps before it left. ``describe_run``: the run's size, for the timings record."""
-        total_steps = len(self.steps) + self.first_number - 1
+        total_steps = self.total_steps
         for number, step in enumerate(self.steps, start=self.first_number):
             if step.name not in self.chosen and not step.always:
                 continue

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Optional, Sequence, Tuple
 
 from ..backends import BACKEND_CHOICES as BACKENDS
-from ..cli import positive_int
+from ..cli import non_negative_int, positive_int
 from ..errors import PipelineError
 from ..fidelity import DEFAULT_MAX_IMAGES as DEFAULT_FIDELITY_MAX
 from ..precision import PRECISIONS
@@ -47,6 +47,8 @@ class Options:
     fidelity_all: bool = False
     calib_images: int = DEFAULT_CALIB_IMAGES
     calib_dir: Optional[Path] = None
+    set_up_seconds: Optional[int] = None  # run_infer.sh's set-up (step 1) took this long; None: not started by it
+    set_up_python: Optional[str] = None  # the interpreter it chose
     argv: Tuple[str, ...] = ()  # the command line, as given (for the run record)
 
     @classmethod
@@ -63,7 +65,8 @@ class Options:
                    batch_size=args.batch_size, soc_version=args.soc_version, force=args.force,
                    perf_batch_sizes=parse_sizes(args.perf_batch_sizes), perf_loop=args.perf_loop,
                    perf_precisions=parse_precisions(args.perf_precisions), fidelity_images=args.fidelity_images,
-                   fidelity_all=args.fidelity_all, calib_images=args.calib_images, calib_dir=resolved(args.calib_dir))
+                   fidelity_all=args.fidelity_all, calib_images=args.calib_images, calib_dir=resolved(args.calib_dir),
+                   set_up_seconds=args.set_up_seconds, set_up_python=args.set_up_python)
 
 
 def build_parser(step_names: Sequence[str]) -> argparse.ArgumentParser:
@@ -130,6 +133,9 @@ def build_parser(step_names: Sequence[str]) -> argparse.ArgumentParser:
                             "in batches of --batch-size (default %(default)s)")
     check.add_argument("--calib-dir", type=Path, default=None,
                        help="int8: a separate folder of calibration images (default: the evaluation images)")
+    # run_infer.sh's own: its set-up step's time and interpreter, printed with the step numbers of the table
+    parser.add_argument("--set-up-seconds", type=non_negative_int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--set-up-python", default=None, help=argparse.SUPPRESS)
     return parser
 
 

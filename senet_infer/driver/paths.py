@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Tuple
 
+from ..imagenet import DATASET_DIR, IMAGES_DIRNAME
+from ..quantize import DEPLOY_SUFFIX, FAKE_QUANT_SUFFIX
 from ..summary import summary_path
 
 AIPP_CONFIG = "aipp_SE_ResNet50_pth.config"
@@ -14,10 +16,7 @@ DYNAMIC_ONNX = "se_resnet50_dynamic_bs.onnx"
 BIN_DIR = "data/ImageNet_bin"
 CALIB_IMAGES_DIR = "data/ImageNet_calib"  # links to the images chosen for int8 calibration
 CALIB_BIN_DIR = "data/ImageNet_calib_bin"  # step 1 --format fp32 of them: AMCT's --data_dir
-IMAGENET_DIR = "dataset/ImageNet"  # where the guide reads val_union/ and val_label.txt (and --imagenet writes them)
-DEMO_DIR = "dataset/demo"
-IMAGES_NAME = "val_union"
-LABELS_NAME = "val_label.txt"
+DEMO_DIR = "dataset/demo"  # a generated set, laid out as DATASET_DIR (IMAGES_DIRNAME, LABELS_NAME)
 RESULT_DIRNAME = "result"
 ACCURACY_JSON = "accuracy_result.json"
 PREDICTIONS_CSV = "predictions.csv"  # step 5 --predictions: one row per scored image, with class names
@@ -29,8 +28,6 @@ DRIFT_BIN_DIR = PERF_RUNS + "/drift_bin"
 # AMCT's --save_path for int8: it writes <prefix>_deploy_model.onnx (the converter's input) and
 # <prefix>_fake_quant_model.onnx in the work folder; the converted model is then se_resnet50_int8_bs<N>.
 INT8_SAVE_PATH = "se_resnet50_int8"
-DEPLOY_SUFFIX = "_deploy_model.onnx"
-FAKE_QUANT_SUFFIX = "_fake_quant_model.onnx"
 STATE_DIR = ".run_infer"  # the driver's own records: lock, stamps, timings
 LOCK_NAME = "lock"
 TIMINGS_JSON = "timings.json"  # each step's wall time of the last run
@@ -38,14 +35,20 @@ RUN_RECORD = "run.json"  # the run's command, options, toolchain, versions, mach
 REPORT_HTML = "report.html"  # the report page (make_report.py)
 
 
+def precision_batch(precision: str, batch: int) -> str:
+    """``fp16_bs32``: how the name of everything made at one precision and batch size ends (models, perf runs,
+    their stamps and records)."""
+    return f"{precision}_bs{batch}"
+
+
 def model_stem(precision: str, batch: int) -> str:
     """A converted model's name without suffix, as the guide names its fp16 one: ``se_resnet50_fp16_bs32``."""
-    return f"se_resnet50_{precision}_bs{batch}"
+    return "se_resnet50_" + precision_batch(precision, batch)
 
 
 def perf_run_dirname(precision: str, batch: int) -> str:
     """The portable perf run's ``--output_dirname`` in ``./perf_runs``."""
-    return f"{precision}_bs{batch}"
+    return precision_batch(precision, batch)
 
 
 def drift_dirname(precision: str) -> str:
@@ -88,7 +91,8 @@ class Paths:
 
     @property
     def imagenet(self) -> Path:
-        return self.work / IMAGENET_DIR
+        """Where the guide reads ``val_union/`` and ``val_label.txt`` (and ``--imagenet`` writes them)."""
+        return self.work / DATASET_DIR
 
     @property
     def demo(self) -> Path:
@@ -178,7 +182,7 @@ class Paths:
     def temp_folders(self) -> List[Path]:
         """The folders the steps write into (where a killed run can leave hidden temporaries)."""
         folders = [self.work, self.state_dir, self.bin_dir, self.bin_dir.parent, self.result_dir,
-                   self.perf_models, self.perf_runs, self.demo, self.demo / IMAGES_NAME, self.calib_bin,
+                   self.perf_models, self.perf_runs, self.demo, self.demo / IMAGES_DIRNAME, self.calib_bin,
                    self.drift_bin]
         runs = self.perf_runs
         folders += sorted(p for p in runs.iterdir() if p.is_dir()) if runs.is_dir() else []

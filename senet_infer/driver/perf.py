@@ -16,7 +16,7 @@ from ..errors import PipelineError
 from ..summary import load_summary
 from .actions import calibrate_unit, convert_unit
 from .engine import Unit
-from .paths import drift_dirname
+from .paths import drift_dirname, precision_batch
 from .perf_outputs import Drift, PerfRecord, write_perf_outputs
 from .state import Run, model_aipp_op
 
@@ -127,7 +127,7 @@ def measure(run: Run) -> None:
         drift[precision] = precision_drift(run, precision, drift_inputs)
         print(f"  {precision}: drift vs PyTorch fp32 on {drift[precision].images} images: {drift[precision].short()}")
     chip, machine = toolchain.chip_and_machine()
-    backends = {f"{r.precision}_bs{r.batch_size}": r.backend for r in records}
+    backends = {precision_batch(r.precision, r.batch_size): r.backend for r in records}
     notes = run.annotations()
     if "int8" in precisions and "calibration_note" not in notes:
         notes["calibration_note"] = run.calibration().note(run.rel)
@@ -143,9 +143,9 @@ def measure(run: Run) -> None:
 
 def drift_bins(run: Run) -> Path:
     """A folder of links to :data:`DRIFT_IMAGES` evenly spaced step-1 inputs: what each precision's model is checked on."""
-    from ..fidelity import list_inputs, select_images
+    from ..fidelity import inputs_to_check, select_images
 
-    bins = list_inputs(run.paths.bin_dir)
+    bins = inputs_to_check(run.paths.bin_dir)
     folder = run.paths.drift_bin
     if folder.is_dir():
         shutil.rmtree(folder)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import os
 from typing import List, Sequence, Tuple
 
+from ..demo import DEMO_DATA_NOTE, DEMO_WARNING
 from ..errors import PipelineError
 from ..fileio import atomic_write_text
+from ..imagenet import IMAGES_DIRNAME, LABELS_NAME
 from .engine import Unit
 from .options import Options
-from .paths import IMAGES_NAME, LABELS_NAME
-from .state import DEMO_DATA_NOTE, DEMO_WARNING, Dataset, Run, Weights, config_aipp_op
+from .state import Dataset, Run, Weights, config_aipp_op
 
 DEMO_SEED = 0
 DEMO_LABEL_BATCH = 32
@@ -83,8 +84,8 @@ def resolve_dataset(run: Run) -> Run:
     _check_dataset_options(opts)
     if opts.imagenet is not None:
         print(f"  {run.rel(opts.imagenet)} through prepare_imagenet.py into {run.rel(root)}")
-        return run.with_dataset(Dataset(root / IMAGES_NAME, root / LABELS_NAME, prepared=True))
-    data_dir = opts.data_dir or root / IMAGES_NAME
+        return run.with_dataset(Dataset(root / IMAGES_DIRNAME, root / LABELS_NAME, prepared=True))
+    data_dir = opts.data_dir or root / IMAGES_DIRNAME
     label_file = opts.label_file or root / LABELS_NAME
     if data_dir.is_dir():
         if not label_file.is_file():
@@ -96,7 +97,7 @@ def resolve_dataset(run: Run) -> Run:
     demo = run.paths.demo
     print(f"  {run.rel(data_dir)} absent: using a generated demo set in {run.rel(demo)}")
     print(f"  NOTE: {DEMO_DATA_NOTE}")
-    return run.with_dataset(Dataset(demo / IMAGES_NAME, demo / LABELS_NAME, demo=True))
+    return run.with_dataset(Dataset(demo / IMAGES_DIRNAME, demo / LABELS_NAME, demo=True))
 
 
 def dataset_units(run: Run) -> Sequence[Unit]:

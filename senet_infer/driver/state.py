@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple, TypeVar
 
+from ..demo import DEMO_DATA_NOTE, DEMO_WARNING
 from ..errors import PipelineError
 from ..fileio import atomic_write_bytes
 from . import ascend_host
@@ -19,9 +20,6 @@ from .toolchain import AscendToolchain, PortableToolchain, Scripts, Toolchain, s
 if TYPE_CHECKING:
     from ..aipp import AippOp
 
-DEMO_WARNING = "DEMO weights (seeded random, calibrated): accuracy figures from them mean nothing"
-DEMO_DATA_NOTE = ("demo images labelled with the PyTorch reference model's own top-1: accuracy on them measures "
-                  "agreement with PyTorch, not ImageNet accuracy")
 CHIP_STEPS = {"convert", "perf"}  # the steps whose commands name the chip (ATC's --soc_version)
 AIS_BENCH_STEPS = {"infer", "perf"}  # the steps that run python3 -m ais_bench
 
@@ -110,8 +108,8 @@ class Run:
         return self.opts.work
 
     def rel(self, path: Path) -> str:
-        """A path as the guide writes it: ``./x`` inside the work folder, absolute elsewhere."""
-        return self.scripts.rel(path)
+        """:meth:`Paths.rel <.paths.Paths.rel>` of the run's work folder."""
+        return self.paths.rel(path)
 
     @property
     def model(self) -> Path:
@@ -195,11 +193,9 @@ def config_aipp_op(config: Path, batch: int) -> "AippOp":
     """The AIPP config's op for the model's one input, with what it leaves to the model settled (sizes of 0,
     ``related_input_name``) as the converter settles it."""
     from ..aipp import parse_aipp_config, resolve_aipp_ops
-    from ..export import INPUT_NAME as MODEL_INPUT
-    from ..imagenet import CROP_SIZE
+    from ..export import INPUT_NAME, input_shapes
 
-    shape = (batch, 3, CROP_SIZE, CROP_SIZE)
-    ops = resolve_aipp_ops(parse_aipp_config(config), [MODEL_INPUT], {MODEL_INPUT: shape}, {MODEL_INPUT: 1})
+    ops = resolve_aipp_ops(parse_aipp_config(config), [INPUT_NAME], input_shapes(batch), {INPUT_NAME: 1})
     if len(ops) != 1:
         raise PipelineError(f"{config}: {len(ops)} aipp_op blocks for a model with one input")
     return ops[0]

@@ -1,6 +1,8 @@
 """The step table: the guide's order, what each step resolves for the ones after it, and the units it makes.
 
-Steps 2-11 of ``run_infer.sh`` (step 1, set-up, is the shell script's own). ``weights`` and ``dataset`` run on
+Every step of ``run_infer.sh`` but the first (set-up, the shell script's own: it makes the Python the others
+run in, and hands its time to the driver, which numbers it with these). This table is the one place that says
+how many steps there are and in which order: a new step is a row here. ``weights`` and ``dataset`` run on
 every run (``always``): they return the checkpoint and the images every later step receives in its
 :class:`~.state.Run`. The engine (:mod:`.engine`) is the one place that skips, runs and stamps a unit.
 """
@@ -14,7 +16,9 @@ from .engine import Step, Unit
 from .resolve import calibration_needed, dataset_units, resolve_dataset, resolve_weights
 from .state import Run
 
-FIRST_STEP_NUMBER = 2  # step 1, set-up, is run_infer.sh's own
+SET_UP = "set-up"  # step 1, run_infer.sh's own
+SET_UP_IO = "reads requirements.txt, writes .venv (or uses $PYTHON)"
+FIRST_STEP_NUMBER = 2  # the table's first row; set-up is the one before it
 
 
 def preprocess_units(run: Run) -> Sequence[Unit]:
@@ -69,7 +73,11 @@ STEPS: Tuple[Step[Run], ...] = (
     Step("perf", prepare=perf.announce, units=perf.perf_units, what=perf.describe),
     Step("report", units=report.report_units, figures=report.announce),
 )
-STEP_NAMES: Tuple[str, ...] = tuple(step.name for step in STEPS)
+
+
+def step_names() -> Tuple[str, ...]:
+    """The table's step names, in order (read when asked, so a row added to :data:`STEPS` counts)."""
+    return tuple(step.name for step in STEPS)
 
 
 def describe_run(run: Run) -> Dict[str, object]:

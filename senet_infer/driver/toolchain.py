@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-from .. import imagenet
 from ..atc import GUIDE_SOC_VERSION
 from ..errors import PipelineError
+from ..export import input_shapes
 from ..machine import cpu_model, gpu_model, short_cpu_name
+from ..onnxgraph import format_input_shape
 from ..precision import float_precision
 from ..summary import load_summary, summary_path
 from .paths import RESULT_DIRNAME, Paths, perf_run_dirname
@@ -57,7 +58,7 @@ class Scripts:
     python: str = sys.executable
 
     def rel(self, path: Path) -> str:
-        """A path as the guide writes it: ``./x`` inside the work folder, absolute elsewhere."""
+        """:meth:`Paths.rel <.paths.Paths.rel>` of the work folder the commands run in."""
         return Paths(self.work).rel(path)
 
     def command(self, name: str, args: Sequence[str]) -> Command:
@@ -67,12 +68,15 @@ class Scripts:
         return Command([self.python, str(path), *args], ["python3", shown, *args])
 
 
+def input_shape_flag(batch: int) -> str:
+    """ATC's and AMCT's ``--input_shape`` for the model at ``batch``: ``--input_shape=image:32,3,224,224``."""
+    return "--input_shape=" + format_input_shape(input_shapes(batch))
+
+
 def convert_flags(scripts: Scripts, dynamic_onnx: Path, model: Path, batch: int) -> List[str]:
     """ATC's flags both toolchains share, in the guide's order."""
-    size = imagenet.CROP_SIZE
     return [f"--model={scripts.rel(dynamic_onnx)}", "--framework=5", "--input_format=NCHW",
-            f"--input_shape=image:{batch},3,{size},{size}", f"--output={scripts.rel(model.with_suffix(''))}",
-            "--log=error"]
+            input_shape_flag(batch), f"--output={scripts.rel(model.with_suffix(''))}", "--log=error"]
 
 
 def infer_flags(scripts: Scripts, model: Path, batch: int, bin_dir: Path, output: str = "./",
@@ -85,9 +89,8 @@ def infer_flags(scripts: Scripts, model: Path, batch: int, bin_dir: Path, output
 def calibrate_flags(scripts: Scripts, model: Path, save_path: Path, data_dir: Path, batch: int,
                     batch_num: int) -> List[str]:
     """``amct_onnx calibration``'s flags (``amct_calibrate.py`` takes the same)."""
-    size = imagenet.CROP_SIZE
     return [f"--model={scripts.rel(model)}", f"--save_path={scripts.rel(save_path)}",
-            f"--input_shape=image:{batch},3,{size},{size}", f"--data_dir={scripts.rel(data_dir)}",
+            input_shape_flag(batch), f"--data_dir={scripts.rel(data_dir)}",
             f"--data_types={CALIBRATION_DATA_TYPES}", f"--batch_num={batch_num}"]
 
 

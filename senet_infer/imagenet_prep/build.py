@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Dict, Mapping, Optional, Sequence
 
 from ..errors import PipelineError
-from ..fileio import atomic_write_json, atomic_write_text, write_error
+from ..fileio import atomic_write_json, atomic_write_text, is_within, write_error
+from ..imagenet import IMAGES_DIRNAME, LABELS_NAME
 from .layout import Source, counted
 from .plan import Plan, resolve
 
-IMAGES_DIRNAME = "val_union"
-LABELS_NAME = "val_label.txt"
 MANIFEST_NAME = ".prepare_imagenet.json"
 MODES = ("link", "copy")
 MODE_NOUNS = {"links": "link", "copies": "copy", "extracted files": "extracted file"}  # plural -> one
@@ -88,14 +87,13 @@ def _check_places(source: Source, out: Path) -> None:
     """SOURCE is never written to: the output may not lie inside it, nor be it."""
     src = source.path.resolve()
     images = (out / IMAGES_DIRNAME).resolve()
-    target = out.resolve()
     if images == src:
         raise PipelineError(f"{out / IMAGES_DIRNAME}: is the source itself, which is never written to; choose "
                             "another --out")
     if images in src.parents:
         raise PipelineError(f"{out / IMAGES_DIRNAME}: holds the source {source.path}, which replacing it would "
                             "remove; choose another --out")
-    if target == src or src in target.parents:
+    if is_within(out, source.path):
         raise PipelineError(f"{out}: lies inside the source {source.path}, which is never written to; "
                             "choose another --out")
 

@@ -172,11 +172,8 @@ def _kaggle_labels(path: Path, text: str) -> LabelSource:
 def _guide_labels(path: Path) -> LabelSource:
     """A label file in the guide's format (the project's one reader)."""
     labels = read_label_file(path)
+    labels.check_classes(imagenet.NUM_CLASSES, "ImageNet-1k")
     warning = labels.one_based_warning()
-    for label in labels.labels.values():
-        if label.cls >= imagenet.NUM_CLASSES:
-            hint = f" ({warning.split(': ', 1)[1]})" if warning else ""
-            raise PipelineError(f"{path}, line {label.line}: class {label.cls} is out of range 0..999{hint}")
     return LabelSource(f"{path.name} (the guide's format)", labels.classes(),
                        {stem: f"{path}, line {label.line}" for stem, label in labels.labels.items()},
                        (warning,) if warning else (), numbered=True)

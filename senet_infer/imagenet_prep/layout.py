@@ -12,8 +12,8 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .. import imagenet
-from ..errors import PipelineError
-from ..fileio import natural_key, stem_of
+from ..errors import PipelineError, cannot_list
+from ..fileio import natural_key, stem_clash, stem_of
 
 KAGGLE_VAL = PurePosixPath("ILSVRC/Data/CLS-LOC/val")
 KAGGLE_SOLUTION = "LOC_val_solution.csv"
@@ -24,10 +24,6 @@ _JPEG_EOI = b"\xff\xd9"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_IEND = b"IEND\xaeB`\x82"
 _HEAD, _TAIL = 16, 64  # bytes read of each image at either end
-
-
-def _is_image(name: str) -> bool:
-    return PurePosixPath(name).suffix.lower() in imagenet.IMAGE_EXTENSIONS
 
 
 @dataclass(frozen=True)
@@ -55,12 +51,11 @@ class Source:
 
 def _check_unique(images: Sequence[SourceImage], where: Path) -> None:
     """Two images whose names differ only by extension or folder would be one image to every later step."""
-    seen: Dict[str, SourceImage] = {}
-    for image in images:
-        first = seen.setdefault(stem_of(image.name), image)
-        if first is not image:
-            raise PipelineError(f"{where}: two images named {stem_of(image.name)!r}: {first.origin} and "
-                                f"{image.origin}; remove or rename one")
+    clash = stem_clash(images, lambda image: image.name)
+    if clash is not None:
+        first, image = clash
+        raise PipelineError(f"{where}: two images named {stem_of(image.name)!r}: {first.origin} and "
+                            f"{image.origin}; remove or rename one")
 
 
 def _scan(folder: Path) -> Tuple[List[os.DirEntry], List[os.DirEntry]]:
@@ -68,8 +63,8 @@ def _scan(folder: Path) -> Tuple[List[os.DirEntry], List[os.DirEntry]]:
     try:
         entries = [e for e in os.scandir(folder) if not e.name.startswith(".")]
     except OSError as exc:
-        raise PipelineError(f"{folder}: cannot list folder: {exc.strerror or exc}") from None
-    files = [e for e in entries if e.is_file() and _is_image(e.name)]
+        raise cannot_list(folder, exc) from None
+    files = [e for e in entries if e.is_file() and imagenet.is_image_name(e.name)]
     folders = [e for e in entries if e.is_dir()]
     return files, folders
 
@@ -228,7 +223,7 @@ def _tar_source(path: Path) -> Source:
                         raise _member_error(path, member.name, "lies outside the archive's root")
                     if member.issym() or member.islnk():
                         raise _member_error(path, member.name, f"is a link (to {member.linkname!r})")
-                    if member.isfile() and _is_image(member.name):
+                    if member.isfile() and imagenet.is_image_name(member.name):
                         images.append(SourceImage(PurePosixPath(member.name).name, member.name))
                         why = _member_problem(tar, member)
                         if why is not None:

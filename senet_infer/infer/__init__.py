@@ -25,17 +25,12 @@ from typing import Optional
 
 from .args import RunConfig, build_parser, config_from_args
 from .devices import run_devices
-from .inputs import InputPlan, plan_inputs, read_batches
-from .load import Batch, Loaded, load
 from .om import is_om_command, run_om
-from .publish import print_summary, summary_lines
 from .run import run, run_files, run_pure
 
-__all__ = [
-    "Batch", "InputPlan", "Loaded", "RunConfig", "build_parser", "config_from_args", "is_om_command", "load", "main",
-    "plan_inputs", "print_summary", "read_batches", "run", "run_devices", "run_files", "run_om", "run_pure",
-    "summary_lines",
-]
+# What callers need: ais_infer.py's main, and one run from a RunConfig (a benchmark's loop). The parts (inputs,
+# requests in flight, outputs, the summary) are imported from their modules.
+__all__ = ["RunConfig", "main", "run", "run_files", "run_pure"]
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -92,13 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
     perf.add_argument("--hint", choices=backends.HINTS, default=backends.THROUGHPUT,
                       help="throughput: several requests in flight as the runtime chooses (default); "
                            "latency: one request at a time")
-    report = parser.add_argument_group("reporting")
-    report.add_argument("--display_all_summary", "--display-all-summary", type=str2bool, nargs="?",
-                        const=True, default=False, help="also print the H2D and D2H copy times")
-    report.add_argument("--debug", type=str2bool, nargs="?", const=True, default=False,
-                        help="print model inputs/outputs and every batch's time")
-    report.add_argument("--annotate", type=key_value, action="append", default=[], metavar="KEY=VALUE",
-                        help="add a string to the summary's senet_infer.annotations (repeatable)")
+    summary = parser.add_argument_group("summary and log")
+    summary.add_argument("--display_all_summary", "--display-all-summary", type=str2bool, nargs="?",
+                         const=True, default=False, help="also print the H2D and D2H copy times")
+    summary.add_argument("--debug", type=str2bool, nargs="?", const=True, default=False,
+                         help="print model inputs/outputs and every batch's time")
+    summary.add_argument("--annotate", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+                         help="add a string to the summary's senet_infer.annotations (repeatable)")
     return parser
 
 

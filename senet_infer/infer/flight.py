@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from ..backends import Backend
-from ..errors import PipelineError
+from ..errors import PipelineError, first_line
 
 
 @dataclass
@@ -103,7 +103,7 @@ class Flight:
         except PipelineError:
             raise
         except Exception as exc:  # a runtime's own error while running a batch
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             raise PipelineError(f"{self.backend.name} failed to run a batch: {first}") from None
 
     def drain(self) -> None:

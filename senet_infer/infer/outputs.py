@@ -11,7 +11,7 @@ from typing import List, Optional, Set, Tuple
 import numpy as np
 
 from ..errors import PipelineError
-from ..fileio import clear_stale_temps, is_hidden_temp, parse_result_name, result_file_name, write_result
+from ..fileio import clear_stale_temps, is_hidden_temp, is_within, parse_result_name, result_file_name, write_result
 from .args import RunConfig
 
 TIMESTAMP_FORMAT = "%Y_%m_%d-%H_%M_%S"  # ais_bench's default result folder name
@@ -30,9 +30,8 @@ def prepare_result_dir(config: RunConfig, folders: Sequence[Path],
         return None, None
     dirname = result_dirname(config)
     result_dir = os.path.join(config.output, dirname)
-    out = Path(config.output).resolve()
     for folder in folders:
-        if out == folder or folder in out.parents:
+        if is_within(config.output, folder):
             raise PipelineError(f"{config.output}: is inside the input folder {folder}; write results elsewhere")
     if os.path.exists(result_dir) and not os.path.isdir(result_dir):
         raise PipelineError(f"{result_dir}: exists and is not a folder")

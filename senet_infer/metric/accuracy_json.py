@@ -13,7 +13,7 @@ import numpy as np
 
 from ..cli import collect_key_values
 from ..errors import PipelineError
-from ..fileio import atomic_write_text
+from ..fileio import atomic_write_text, is_within
 
 JSON_TITLE = "Overall statistical evaluation"
 
@@ -90,9 +90,7 @@ def collect_annotations(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
 def output_path(out_dir: str | os.PathLike[str], json_name: str, result_dir: str | os.PathLike[str]) -> Path:
     """``out_dir/json_name``, refused when it would land inside the (input) result folder."""
     path = Path(out_dir) / json_name
-    results = Path(result_dir).resolve()
-    parent = path.parent.resolve()
-    if parent == results or results in parent.parents:
+    if is_within(path.parent, result_dir):
         raise PipelineError(f"{path}: would be written into the result folder {result_dir}; choose another OUT_DIR")
     return path
 

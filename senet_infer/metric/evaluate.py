@@ -152,16 +152,8 @@ def evaluate(
     logits = read_logits(paths, num_classes, workers)
     classes = logits.shape[1]
     shift = 1 if classes == BACKGROUND_CLASSES else 0
-    limit = classes - shift
+    label_set.check_classes(classes - shift, f"{classes}-class results" + (" after background class 0" if shift else ""))
     one_based = label_set.one_based_warning()
-    for stem, label in labels.items():
-        if label.cls >= limit:
-            background = f" after background class 0 of {classes}" if shift else ""
-            hint = f"; {one_based.split(': ', 1)[1]}" if one_based else ""
-            raise PipelineError(
-                f"{label_path}, line {label.line}: class {label.cls} of image {stem!r} is out of range for "
-                f"{classes}-class results (classes 0..{limit - 1}{background}){hint}"
-            )
     if one_based:
         warnings.append(one_based)
     targets = np.fromiter((labels[matched[s]].cls + shift for s in stems), np.int64, len(stems))

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import imagenet
 from ..cli import default_workers
-from ..errors import PipelineError
+from ..errors import PipelineError, cannot_list
 from ..fileio import is_hidden_temp, natural_key, parse_result_name, read_result
 
 LOGITS_OUTPUT = 0  # ais_bench's output index of the class scores; other outputs are ignored
@@ -49,7 +49,7 @@ def scan_results(result_dir: str | os.PathLike[str]) -> ResultScan:
     try:
         entries = sorted(os.scandir(folder), key=lambda e: natural_key(e.name))
     except OSError as exc:
-        raise PipelineError(f"{folder}: cannot list: {exc.strerror}") from None
+        raise cannot_list(folder, exc) from None
     for entry in entries:
         if is_hidden_temp(entry.name):
             continue

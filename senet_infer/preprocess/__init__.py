@@ -6,7 +6,7 @@ rerun plan; :mod:`.folder`: a whole folder on every core. ``imagenet_torch_prepr
 
 from __future__ import annotations
 
-from .folder import PreprocessReport, check_destination, is_image_name, list_images, preprocess_folder
+from .folder import PreprocessResult, check_destination, list_images, preprocess_folder
 from .outputs import MANIFEST_NAME, OUTPUT_SUFFIX, made_elsewise, manifest_path, output_path, read_sources
 from .transform import (
            FORMATS,
@@ -22,7 +22,7 @@ from .transform import (
            transform_image,
 )
 
-__all__ = ["FORMATS", "MANIFEST_NAME", "OUTPUT_SUFFIX", "RESIZE_MODES", "EvalTransform", "PreprocessReport", "center_crop",
-           "check_destination", "is_image_name", "list_images", "load_rgb", "made_elsewise", "manifest_path",
+__all__ = ["FORMATS", "MANIFEST_NAME", "OUTPUT_SUFFIX", "RESIZE_MODES", "EvalTransform", "PreprocessResult", "center_crop",
+           "check_destination", "list_images", "load_rgb", "made_elsewise", "manifest_path",
            "normalize_chw", "output_path", "photo_like_inputs", "preprocess_file", "preprocess_folder", "read_sources",
            "resize_shorter", "squash_opencv", "transform_image"]

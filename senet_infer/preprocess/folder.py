@@ -18,8 +18,18 @@ from tqdm import tqdm
 
 from .. import imagenet
 from ..cli import default_workers, ignore_file_size_signal
-from ..errors import PipelineError
-from ..fileio import WriteError, atomic_write_bytes, is_hidden_temp, list_inputs, natural_key, remove_stale_temps, stem_of
+from ..errors import PipelineError, cannot_list
+from ..fileio import (
+    WriteError,
+    atomic_write_bytes,
+    is_hidden_temp,
+    is_within,
+    list_inputs,
+    natural_key,
+    remove_stale_temps,
+    stem_clash,
+    stem_of,
+)
 from .outputs import MANIFEST_EVERY_S, OUTPUT_SUFFIX, output_path, plan_outputs, source_stamp, write_manifest
 from .transform import EvalTransform, import_cv2, preprocess_file
 
@@ -28,7 +38,7 @@ CHUNKS_IN_FLIGHT_PER_WORKER = 2  # enough to keep every worker busy without queu
 
 
 @dataclass
-class PreprocessReport:
+class PreprocessResult:
     """What :func:`preprocess_folder` did: counts, failures (file, one-line reason) and timing."""
 
     src: Path
@@ -78,11 +88,6 @@ class PreprocessReport:
         }
 
 
-def is_image_name(name: str) -> bool:
-    """True for the extensions step 1 reads (``.JPEG``, ``.jpg``, ``.jpeg``, ``.png``; any case)."""
-    return Path(name).suffix.lower() in imagenet.IMAGE_EXTENSIONS
-
-
 def list_images(src: str | Path) -> tuple[list[Path], list[Path]]:
     """Images in ``src`` and the other entries (to warn about), both natural-sorted.
 
@@ -100,22 +105,20 @@ def list_images(src: str | Path) -> tuple[list[Path], list[Path]]:
         with os.scandir(src) as entries:  # listed again for the warning about what is not an image
             others = [Path(src, e.name) for e in entries if e.name not in chosen and not is_hidden_temp(e.name)]
     except OSError as exc:
-        raise PipelineError(f"{src}: cannot list folder: {exc.strerror or exc}") from None
+        raise cannot_list(src, exc) from None
     others.sort(key=lambda p: natural_key(p.name))
-    by_stem: dict[str, Path] = {}
-    for path in images:
-        first = by_stem.setdefault(stem_of(path), path)
-        if first is not path:
-            raise PipelineError(
-                f"{first} and {path} would both be written as {stem_of(path)}{OUTPUT_SUFFIX}: rename or remove one"
-            )
+    clash = stem_clash(images, str)
+    if clash is not None:
+        first, path = clash
+        raise PipelineError(
+            f"{first} and {path} would both be written as {stem_of(path)}{OUTPUT_SUFFIX}: rename or remove one"
+        )
     return images, others
 
 
 def check_destination(src: str | Path, dst: str | Path) -> None:
     """Refuse an output folder equal to or inside the input folder (step 1 never writes into its input)."""
-    src_real, dst_real = Path(src).resolve(), Path(dst).resolve()
-    if dst_real == src_real or src_real in dst_real.parents:
+    if is_within(dst, src):
         raise PipelineError(f"{dst}: output folder is inside the input folder {src}; choose a folder outside it")
 
 
@@ -189,14 +192,14 @@ def preprocess_folder(
     force: bool = False,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
-) -> PreprocessReport:
+) -> PreprocessResult:
     """Write ``dst/<stem>.bin`` for every image in ``src`` with all cores; skip up-to-date outputs.
 
     ``workers`` defaults to every core; ``force`` redoes every output (and removes .bin files that
     are not outputs of ``src``); ``log`` receives the notes, warnings and per-image failure lines
     (default: stderr). ``dst/.preprocess.json`` records the source folder, the transform and each
     output's image (name, size, mtime): see :func:`.outputs.plan_outputs` for what a rerun skips, redoes,
-    removes or refuses. A failed image does not stop the others: check ``report.ok``; a failed
+    removes or refuses. A failed image does not stop the others: check ``result.ok``; a failed
     write (no space, permission) stops the run with WriteError. User errors (missing or empty
     ``src``, ``dst`` inside ``src``, colliding stems, a folder of other images or another transform)
     raise PipelineError before anything is written.
@@ -220,28 +223,28 @@ def preprocess_folder(
     except OSError as exc:
         raise PipelineError(f"{dst}: cannot create output folder: {exc.strerror or exc}") from None
 
-    report = PreprocessReport(src=src, dst=dst, transform=transform, images=len(images),
+    result = PreprocessResult(src=src, dst=dst, transform=transform, images=len(images),
                               workers=max(1, workers if workers is not None else default_workers()),
                               non_images=others)
-    report.temps_removed = remove_stale_temps(dst)
-    if report.temps_removed:
-        report.notes.append(f"removed {report.temps_removed} temporary file(s) an interrupted run left in {dst}")
+    result.temps_removed = remove_stale_temps(dst)
+    if result.temps_removed:
+        result.notes.append(f"removed {result.temps_removed} temporary file(s) an interrupted run left in {dst}")
     plan = plan_outputs(src, dst, images, transform, force)
-    report.skipped, report.removed = plan.skipped, plan.removed
-    report.notes += plan.notes
+    result.skipped, result.removed = plan.skipped, plan.removed
+    result.notes += plan.notes
     tasks, valid, source = plan.tasks, plan.valid, plan.source
-    for note in report.notes:
+    for note in result.notes:
         emit(note)
     stamps = {output_path(dst, Path(image)).name: source_stamp(Path(image)) for image, _ in tasks}
     # Recorded first: a run killed from here on leaves a manifest that lists only what is known good.
     write_manifest(dst, source, transform, valid)
     start = recorded = time.perf_counter()
     try:
-        with tqdm(total=len(images), initial=report.skipped, disable=not progress, file=sys.stderr,
+        with tqdm(total=len(images), initial=result.skipped, disable=not progress, file=sys.stderr,
                   unit="img", desc="preprocess", dynamic_ncols=True) as bar:
-            for (image_name, out_name), error in _run_tasks(tasks, transform, min(report.workers, len(tasks))):
+            for (image_name, out_name), error in _run_tasks(tasks, transform, min(result.workers, len(tasks))):
                 if error is None:
-                    report.written += 1
+                    result.written += 1
                     stamp = stamps.get(Path(out_name).name)
                     if stamp is not None:
                         valid[Path(out_name).name] = stamp
@@ -250,15 +253,15 @@ def preprocess_folder(
                         write_manifest(dst, source, transform, valid)
                         recorded = time.perf_counter()
                 else:
-                    report.failures.append((Path(image_name), error))
+                    result.failures.append((Path(image_name), error))
                     emit(f"failed: {error}")
                 bar.update(1)
     except BrokenProcessPool:
-        raise PipelineError(f"{dst}: a worker process died (out of memory?) after {report.written} files "
+        raise PipelineError(f"{dst}: a worker process died (out of memory?) after {result.written} files "
                             "were written; rerun to finish the rest") from None
     finally:
         with contextlib.suppress(WriteError):  # the disk may be the very problem: the run's own error wins
             write_manifest(dst, source, transform, valid)
-    report.failures.sort(key=lambda item: natural_key(item[0].name))
-    report.elapsed_s = time.perf_counter() - start
-    return report
+    result.failures.sort(key=lambda item: natural_key(item[0].name))
+    result.elapsed_s = time.perf_counter() - start
+    return result

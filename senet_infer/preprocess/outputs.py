@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import PipelineError
+from ..errors import PipelineError, cannot_list
 from ..fileio import atomic_write_text, is_hidden_temp, natural_key, stem_of
 from .transform import EvalTransform
 
@@ -135,7 +135,7 @@ def plan_outputs(src: Path, dst: Path, images: list[Path], transform: EvalTransf
         existing = sorted((e.name for e in os.scandir(dst) if e.name.endswith(OUTPUT_SUFFIX)
                            and not is_hidden_temp(e.name)), key=natural_key)
     except OSError as exc:
-        raise PipelineError(f"{dst}: cannot list folder: {exc.strerror or exc}") from None
+        raise cannot_list(dst, exc) from None
     strays = [name for name in existing if name not in wanted]
     foreign = [name for name in strays if name not in listed]
     if foreign and not force:

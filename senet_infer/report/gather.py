@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from ..driver.engine import Timings, read_timings
-from ..driver.paths import LABELS_NAME, Paths
+from ..driver.paths import Paths
 from ..driver.perf_outputs import PerfFigures, read_perf_json
 from ..driver.run_record import read_run_record
 from ..errors import PipelineError
 from ..fidelity import FidelityRecord, read_fidelity_json
 from ..fileio import stem_of
+from ..imagenet import LABELS_NAME
 from ..metric import AccuracyRecord, Prediction, evaluate, read_accuracy_json, read_predictions
 from ..preprocess import read_sources
 from ..summary import RunSummary, load_summary

@@ -74,11 +74,11 @@ def performance_section(out: RunOutputs) -> str:
 def step_times(timings: Timings) -> List[Tuple[str, float, str]]:
     """(step, seconds, note) in the steps table's order: the last run's time where it ran the step, else the time
     of the run that last did (noted), else the last run's (up to date)."""
-    from ..driver.steps import STEP_NAMES
+    from ..driver.steps import step_names
 
     last = {s.name: s for s in timings.steps}
     found = []
-    for name in STEP_NAMES:
+    for name in step_names():
         step = last.get(name)
         earlier = timings.last_ran.get(name)
         if step is not None and step.ran:
