@@ -7,7 +7,6 @@ makes it. It runs whenever any of them changed, the step timings included, so th
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any, Dict, Sequence
 
@@ -15,8 +14,6 @@ from ..fileio import list_inputs
 from .engine import Unit
 from .run_record import describe_run, write_run_record
 from .state import Run
-
-PREPARE_MANIFEST = ".prepare_imagenet.json"  # imagenet_prep's record beside val_union/
 
 
 def _dataset(run: Run) -> Dict[str, Any]:
@@ -29,11 +26,11 @@ def _dataset(run: Run) -> Dict[str, Any]:
         record["labelled_images"] = sum(1 for line in data.labels.read_text(encoding="utf-8").splitlines() if line.strip())
     except (OSError, UnicodeDecodeError):
         pass
-    try:
-        prepared = json.loads((data.images.parent / PREPARE_MANIFEST).read_text(encoding="utf-8"))
-        record["prepared_from"] = f"{prepared.get('source')} ({prepared.get('paths')}; labels: {prepared.get('labels')})"
-    except (OSError, ValueError, AttributeError):
-        pass
+    from ..imagenet_prep.build import read_manifest
+
+    prepared = read_manifest(data.images.parent)
+    if prepared is not None:
+        record["prepared_from"] = f"{prepared.get('source')} ({prepared.get('layout')}; labels: {prepared.get('labels')})"
     return record
 
 

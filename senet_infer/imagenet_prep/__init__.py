@@ -16,7 +16,7 @@ what it was made from, so a rerun from the same source is a no-op and one from a
 
 from __future__ import annotations
 
-from .build import IMAGES_DIRNAME, LABELS_NAME, MANIFEST_NAME, MODES, PrepReport, prepare, remove_stale_builds
+from .build import IMAGES_DIRNAME, LABELS_NAME, MANIFEST_NAME, MODES, PrepReport, prepare, read_manifest, remove_stale_builds
 from .label_sources import (
            DEVKIT_GROUND_TRUTH,
            DEVKIT_META,
@@ -32,5 +32,5 @@ from .plan import Plan, plan, resolve
 
 __all__ = ["DEVKIT_GROUND_TRUTH", "DEVKIT_META", "IMAGES_DIRNAME", "KAGGLE_HEADER", "KAGGLE_SOLUTION", "KAGGLE_VAL",
            "LABELS_NAME", "MANIFEST_NAME", "MODES", "Devkit", "LabelSource", "Plan", "PrepReport", "Source",
-           "SourceImage", "detect_source", "plan", "prepare", "read_devkit", "read_label_source", "remove_stale_builds",
+           "SourceImage", "detect_source", "plan", "prepare", "read_devkit", "read_manifest", "read_label_source", "remove_stale_builds",
            "resolve", "source_inputs", "val_image_stem"]

@@ -75,7 +75,8 @@ def _fingerprint(p: Plan, mode: str) -> str:
     return digest.hexdigest()
 
 
-def _read_manifest(out: Path) -> Optional[Dict[str, object]]:
+def read_manifest(out: Path) -> Optional[Dict[str, object]]:
+    """What ``out`` was prepared from (``.prepare_imagenet.json``); None when there is no readable record."""
     try:
         record = json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -170,7 +171,7 @@ def prepare(source: str | os.PathLike[str], out: str | os.PathLike[str], *,
     mode = "extracted files" if p.source.tar else ("copies" if copy else "links")
     fingerprint = _fingerprint(p, mode)
     label_text = p.label_text()
-    record = _read_manifest(out)
+    record = read_manifest(out)
     this = str(p.source.path.resolve())
     if not force:
         _refuse_other(out, record, p.source)
