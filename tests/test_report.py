@@ -244,3 +244,29 @@ def test_the_page_of_a_copied_folder_still_finds_nothing_outside_it(full_run: Pa
     shutil.copytree(full_run, copy, symlinks=True)
     report(copy)
     assert "(image gone)" not in page_of(copy)
+
+
+def test_the_run_record_keeps_the_users_command_and_names_the_machine(full_run: Path) -> None:
+    from senet_infer.driver.main import user_args
+    from senet_infer.driver.run_record import describe_run, read_run_record, write_run_record
+
+    argv = user_args(["--set-up-seconds", "3", "--set-up-python", "/x/python", "--offline", "--steps", "report",
+                      "--set-up-seconds=4"])
+    assert argv == ("--offline", "--steps", "report")
+    checkpoint = full_run / "weights.pth"
+    checkpoint.write_bytes(b"not really weights")
+    record = describe_run(argv=list(argv), options={"work": full_run, "perf_batch_sizes": (1, 4)}, repo=full_run,
+                          toolchain="the portable one", runtime="openvino", checkpoint=checkpoint, demo_weights=True,
+                          dataset={"images": full_run / "dataset", "demo": True})
+    import hashlib
+
+    assert record["command"] == "bash run_infer.sh --offline --steps report"
+    assert record["checkpoint"]["sha256_prefix"] == hashlib.sha256(b"not really weights").hexdigest()[:8]
+    assert record["options"]["perf_batch_sizes"] == [1, 4] and record["commit"] is None  # not a git checkout
+    write_run_record(full_run / ".run_infer" / "run.json", record)
+    assert read_run_record(full_run / ".run_infer" / "run.json") == json.loads(json.dumps(record))
+    report(full_run)
+    run = section_of(page_of(full_run), "run")
+    assert "bash run_infer.sh --offline --steps report" in run and "not a git checkout" in run
+    assert f"SHA-256 {record['checkpoint']['sha256_prefix']}" in run and "DEMO" in run
+    assert "demo-banner" in page_of(full_run)  # the record says demo weights: the banner follows
