@@ -11,7 +11,6 @@ large set is checked on an evenly spaced subset (:func:`select_images`); all ima
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,7 @@ from . import fileio
 from .agreement import Agreement
 from .aipp import AippOp, apply_aipp
 from .errors import PipelineError
-from .fileio import atomic_write_json, read_result, result_file_name, stem_of
+from .fileio import atomic_write_json, read_json, read_result, result_file_name, stem_of
 from .precision import is_reduced
 
 # The project's tolerance for any fp32 backend vs PyTorch fp32, per image, through the whole pipeline.
@@ -155,12 +154,7 @@ def write_fidelity_json(path: str | Path, record: FidelityRecord) -> None:
 def read_fidelity_json(path: str | Path) -> FidelityRecord:
     """The one reader of :func:`write_fidelity_json`'s file; another file is one error naming it."""
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PipelineError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise PipelineError(f"{path}: not JSON ({exc})") from None
+    doc = read_json(path)
     try:
         if not isinstance(doc, dict):
             raise TypeError("not an object")

@@ -169,6 +169,17 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
 
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """A JSON file's content; an unreadable file or one that is no JSON is one error naming it (the files' own
+    readers then check their layout)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PipelineError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise PipelineError(f"{path}: not JSON ({exc})") from None
+
+
 def result_file_name(stem: str, output_index: int, fmt: str) -> str:
     """ais_bench's result name: ``<stem>_<k>.<fmt>`` (fmt lower-cased)."""
     return f"{stem}_{output_index}.{fmt.lower()}"

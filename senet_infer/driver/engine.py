@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ctypes
 import datetime as dt
-import json
 import os
 import shlex
 import shutil
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Generic, List, Mapping, Optional, Sequence, TypeVar
 
 from ..errors import PipelineError
-from ..fileio import atomic_write_json, remove_stale_temps
+from ..fileio import atomic_write_json, read_json, remove_stale_temps
 from ..machine import cpu_model
 from .paths import Paths
 from .toolchain import Command
@@ -112,12 +111,7 @@ class Timings:
 
 def read_timings(path: Path) -> Timings:
     """The one reader of :meth:`Engine.record_timings`'s file; another file is one error naming it."""
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PipelineError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise PipelineError(f"{path}: not JSON ({exc})") from None
+    doc = read_json(path)
     try:
         steps = [StepTime(str(s["name"]), float(s["seconds"]), bool(s["ran"])) for s in doc["steps"]]
         last_ran = {str(k): {"seconds": float(v["seconds"]), "date": str(v["date"]), "images": v.get("images")}

@@ -6,14 +6,13 @@ speed relative to fp32 at the same batch size.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
 from ..errors import PipelineError
-from ..fileio import atomic_path, atomic_write_json, atomic_write_text
+from ..fileio import atomic_path, atomic_write_json, atomic_write_text, read_json
 from .paths import Paths
 
 # ais_bench prints: "[INFO] throughput 1000*batchsize.mean(32)/NPU_compute_time.mean(11.9): 2690.2"
@@ -179,12 +178,7 @@ def _typed(cls: Any, record: Mapping[str, Any]) -> Any:
 
 def read_perf_json(path: Path) -> PerfFigures:
     """The one reader of :func:`write_perf_outputs`'s ``perf.json``; another file is one error naming it."""
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PipelineError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise PipelineError(f"{path}: not JSON ({exc})") from None
+    doc = read_json(path)
     try:
         records = [_typed(PerfRecord, r) for r in doc["results"]]
         drift = {str(p): _typed(Drift, d) for p, d in dict(doc.get("drift") or {}).items()}

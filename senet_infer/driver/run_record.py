@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
 import platform
 import shlex
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from ..errors import PipelineError
-from ..fileio import atomic_write_json
+from ..fileio import atomic_write_json, read_json
 from ..machine import cpu_model, gpu_model
 
 PACKAGES = ("numpy", "torch", "torchvision", "onnx", "onnxruntime", "openvino", "Pillow", "opencv-python-headless",
@@ -120,12 +119,7 @@ def write_run_record(path: Path, record: Dict[str, Any]) -> None:
 
 def read_run_record(path: Path) -> Dict[str, Any]:
     """The record of :func:`write_run_record`; another file is one error naming it."""
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PipelineError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise PipelineError(f"{path}: not JSON ({exc})") from None
+    doc = read_json(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("command"), str) or not isinstance(doc.get("options"), dict):
         raise PipelineError(f"{path}: not the driver's run record (no command and options)")
     return doc

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..cli import collect_key_values
 from ..errors import PipelineError
-from ..fileio import atomic_write_text, is_within
+from ..fileio import atomic_write_text, is_within, read_json
 
 JSON_TITLE = "Overall statistical evaluation"
 
@@ -117,12 +117,7 @@ def read_accuracy_json(path: str | os.PathLike[str]) -> AccuracyRecord:
     """The one reader of :func:`write_accuracy_json`'s file (and of the original script's); another file is one
     error naming it."""
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PipelineError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise PipelineError(f"{path}: not JSON ({exc})") from None
+    doc = read_json(path)
     try:
         if doc["title"] != JSON_TITLE:
             raise ValueError(f"title {str(doc['title'])[:40]!r}")
