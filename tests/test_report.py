@@ -93,7 +93,7 @@ def test_confusions_count_pairs_and_break_ties_in_class_order() -> None:
 
 
 def test_examples_are_chosen_evenly_and_the_same_every_time(full_run: Path) -> None:
-    assert evenly(list(range(100)), 5) == [0, 25, 50, 74, 99] or evenly(list(range(100)), 5) == [0, 25, 50, 75, 99]
+    assert evenly(list(range(100)), 5) == [0, 25, 50, 74, 99]  # round(k * 24.75), first and last kept
     assert evenly(list(range(3)), 48) == [0, 1, 2] and evenly([4, 5], 1) == [4]
     report(full_run)
     first = section_of(page_of(full_run), "examples")
@@ -238,7 +238,7 @@ def test_squash_runs_are_compared_with_the_guide(tmp_path: Path) -> None:
     assert "Protocol of this run: --resize squash" in head and "below the guide" in head
 
 
-def test_the_page_of_a_copied_folder_still_finds_nothing_outside_it(full_run: Path, tmp_path: Path) -> None:
+def test_a_copied_work_folder_still_finds_the_original_images(full_run: Path, tmp_path: Path) -> None:
     """The thumbnails are found through step 1's record; a folder copied elsewhere still points at the originals."""
     copy = tmp_path / "copy"
     shutil.copytree(full_run, copy, symlinks=True)
@@ -270,3 +270,14 @@ def test_the_run_record_keeps_the_users_command_and_names_the_machine(full_run: 
     assert "bash run_infer.sh --offline --steps report" in run and "not a git checkout" in run
     assert f"SHA-256 {record['checkpoint']['sha256_prefix']}" in run and "DEMO" in run
     assert "demo-banner" in page_of(full_run)  # the record says demo weights: the banner follows
+
+
+def test_a_by_hand_folder_missing_results_says_how_many_were_scored(tmp_path: Path) -> None:
+    paths = make_run(tmp_path, LABELS, ANSWERS, accuracy=False, predictions=False, fidelity=False, perf=False,
+                     timings=False, results=True)
+    (paths.result_dir / f"{Path(image_name(len(LABELS) - 1)).stem}_0.txt").unlink()
+    write_vendor_summary(paths, len(LABELS) - 1)
+    report(tmp_path)
+    head = section_of(page_of(tmp_path), "headline")
+    assert f"{len(LABELS) - 1} of {len(LABELS)} labelled images have a result" in head
+    assert f'<b id="images">{len(LABELS) - 1}</b>' in head

@@ -7,10 +7,10 @@ makes it. It runs whenever any of them changed, the step timings included, so th
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any, Dict, Sequence
 
 from ..fileio import list_inputs
+from ..imagenet import IMAGE_EXTENSIONS
 from .engine import Unit
 from .run_record import describe_run, write_run_record
 from .state import Run
@@ -21,7 +21,7 @@ def _dataset(run: Run) -> Dict[str, Any]:
     data = run.dataset
     record: Dict[str, Any] = {"images": data.images, "labels": data.labels, "demo": data.demo}
     if data.images.is_dir():
-        record["image_files"] = len(list_inputs(data.images, (".jpeg", ".jpg", ".png")))
+        record["image_files"] = len(list_inputs(data.images, IMAGE_EXTENSIONS))
     try:
         record["labelled_images"] = sum(1 for line in data.labels.read_text(encoding="utf-8").splitlines() if line.strip())
     except (OSError, UnicodeDecodeError):
@@ -60,4 +60,4 @@ def report_units(run: Run) -> Sequence[Unit]:
 
 def announce(run: Run, ran: bool) -> None:
     """Where the page is."""
-    print(f"  open {Path(run.paths.report_html).resolve().as_uri()}")
+    print(f"  open {run.paths.report_html.resolve().as_uri()}")

@@ -82,8 +82,10 @@ def _score_by_hand(paths: Paths, labels: Path, out: RunOutputs) -> None:
         csv_path = Path(tmp) / paths.predictions_csv.name
         report = evaluate(paths.result_dir, labels, allow_missing=True, predictions=csv_path)
         out.predictions = read_predictions(csv_path)
+    scope = "" if report.count == report.labelled else f"; {report.count:,} of {report.labelled:,} labelled images have a result"
+    said = "".join(f"; {warning}" for warning in report.warnings)  # step 5's own warnings, never dropped
     out.scored_here = (f"{paths.rel(paths.result_dir)} scored here against {paths.rel(labels)} with step 5's "
-                       f"code ({paths.predictions_csv.name} absent)")
+                       f"code ({paths.predictions_csv.name} absent){scope}{said}")
     if out.accuracy is None:
         out.accuracy = AccuracyRecord(report.count, report.classes, tuple(round(p, 2) for p in report.topk_percent), {})
 
@@ -152,12 +154,3 @@ def gather(work: Path) -> RunOutputs:
 
 def _perf_notes(perf: PerfFigures) -> Dict[str, str]:
     return {k: str(v) for k, v in perf.meta.items() if k in (DEMO_MARK, DEMO_DATA_MARK, "calibration_note")}
-
-
-def images_folder_note(out: RunOutputs) -> str:
-    """Where the thumbnails come from, in words."""
-    if out.image_source is None:
-        return f"no record of step 1 ({Paths(out.work).rel(Paths(out.work).bin_dir)}/.preprocess.json): no thumbnails"
-    return f"thumbnails from the original images in {out.image_source} (step 1's record), never from the .bin files"
-
-
